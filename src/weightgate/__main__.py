@@ -1,0 +1,5 @@
+import sys
+
+from weightgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""Checks: small functions from (manifest, policy, facts) to findings.
+
+Each module in this package exports `CHECKS`, a tuple of check functions; `all_checks()` collects them, so
+adding a check touches its own module and the rule catalog, and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from weightgate.facts import ArtifactFacts
+from weightgate.findings import Finding, Location
+from weightgate.manifest import Artifact, Manifest
+from weightgate.mirror import MirrorLocation
+from weightgate.policy import Policy
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    manifest: Manifest
+    policy: Policy
+    locations: Mapping[str, MirrorLocation | None]  # artifact id -> resolved mirror
+    facts: Mapping[str, ArtifactFacts]  # artifact id -> verified facts; empty when offline
+    today: datetime.date
+    offline: bool
+
+    def at(self, artifact: Artifact, *suffix: str | int) -> Location:
+        """The manifest location of a field of an artifact."""
+        return self.manifest.location((*artifact.key, *suffix))
+
+
+Check = Callable[[CheckContext], Iterable[Finding]]
+
+
+def all_checks() -> tuple[Check, ...]:
+    checks: list[Check] = []
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        checks.extend(getattr(module, "CHECKS", ()))
+    return tuple(checks)
+
+
+def run_checks(ctx: CheckContext) -> list[Finding]:
+    return [finding for check in all_checks() for finding in check(ctx)]

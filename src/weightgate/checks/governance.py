@@ -1,0 +1,38 @@
+"""WG6xx (core part): fields the policy requires per artifact class, and re-validation age."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+
+from weightgate import rules
+from weightgate.checks import CheckContext
+from weightgate.findings import Finding
+
+
+def required_fields(ctx: CheckContext) -> Iterator[Finding]:
+    for artifact in ctx.manifest.artifacts:
+        missing = [f for f in ctx.policy.required_fields.get(artifact.artifact_class, ()) if not artifact.has_field(f)]
+        for field in missing:
+            yield Finding(rules.REQUIRED_FIELD_MISSING, f"{artifact.id}: the policy requires `{field}` for a "
+                          f"{artifact.artifact_class}", ctx.at(artifact, "id"), artifact.id,
+                          evidence=(("field", field),))
+
+
+def revalidation_age(ctx: CheckContext) -> Iterator[Finding]:
+    limit = datetime.timedelta(days=ctx.policy.revalidation_days)
+    for artifact in ctx.manifest.artifacts:
+        validated = artifact.last_validated
+        if validated is None:
+            continue  # a missing date is the required-fields check's to report
+        if validated > ctx.today:
+            yield Finding(rules.REVALIDATION_OVERDUE, f"{artifact.id}: last_validated {validated} is in the "
+                          "future", ctx.at(artifact, "last_validated"), artifact.id)
+        elif ctx.today - validated > limit:
+            age = (ctx.today - validated).days
+            yield Finding(rules.REVALIDATION_OVERDUE, f"{artifact.id}: last validated {validated}, {age} days ago "
+                          f"(policy: at most {ctx.policy.revalidation_days})", ctx.at(artifact, "last_validated"),
+                          artifact.id)
+
+
+CHECKS = (required_fields, revalidation_age)

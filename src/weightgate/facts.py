@@ -1,0 +1,67 @@
+"""Facts: what weightgate actually verified about each file and artifact.
+
+The ML-BOM is built from facts only; findings are computed from facts, never the other way round.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from weightgate.formats import Format
+from weightgate.formats.base import Issue
+
+
+class FileStatus(str, enum.Enum):
+    VERIFIED = "verified"  # every byte was read, hashed and inspected
+    MISSING = "missing"
+    UNREADABLE = "unreadable"
+    ESCAPED = "escaped"  # the path leads out of the mirror root; never opened
+    SIZE_MISMATCH = "size-mismatch"  # the mirror's size differs from the pin; bytes not read
+    NOT_CHECKED = "not-checked"  # the mirror itself was unavailable
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    status: FileStatus
+    uri: str
+    sha256: str = ""
+    size: int = 0
+    format: Format | None = None
+    details: dict[str, str] = field(default_factory=dict, compare=False)
+    issues: tuple[Issue, ...] = ()
+    reason: str = ""  # why the file was not verified
+
+    @property
+    def verified(self) -> bool:
+        return self.status is FileStatus.VERIFIED
+
+
+@dataclass(frozen=True)
+class ArtifactFacts:
+    artifact_id: str
+    mirror_uri: str
+    files: tuple[FileFacts, ...]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.files) and all(f.verified for f in self.files)
+
+    @property
+    def digest(self) -> str | None:
+        """The artifact digest over the verified bytes, or None when any file was not verified."""
+        if not self.complete:
+            return None
+        return artifact_digest((f.path, f.sha256, f.size) for f in self.files)
+
+
+def artifact_digest(files: Iterable[tuple[str, str, int]]) -> str:
+    """One digest for a multi-file artifact: sha256 over sorted `path NUL sha256 NUL size LF` lines.
+
+    Approvals, eval evidence and registry entries bind to this value.
+    """
+    lines = sorted(f"{path}\0{sha256}\0{size}\n" for path, sha256, size in files)
+    return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()

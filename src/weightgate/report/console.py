@@ -1,0 +1,84 @@
+"""The human report: findings grouped by artifact, each with where, what and how to fix, then a verdict."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import click
+
+from weightgate.findings import Finding
+from weightgate.report.interface import Report
+from weightgate.rules import Severity
+
+_COLORS = {Severity.CRITICAL: "magenta", Severity.HIGH: "red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+
+
+class ConsoleReporter:
+    def __init__(self, color: bool = False) -> None:
+        self.color = color
+
+    def _style(self, text: str, **kwargs: object) -> str:
+        return click.style(text, **kwargs) if self.color else text  # type: ignore[arg-type]
+
+    def render(self, report: Report) -> str:
+        lines = [self._header(report), ""]
+        by_artifact: dict[str, list[Finding]] = defaultdict(list)
+        for finding in report.findings:
+            by_artifact[finding.artifact_id].append(finding)
+        for artifact_id in self._artifact_order(report, by_artifact):
+            lines.append(self._artifact_line(report, artifact_id))
+            lines.extend(line for f in by_artifact.get(artifact_id, ()) for line in self._finding(report, f))
+            lines.append("")
+        lines.append(self._verdict(report))
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _artifact_order(report: Report, by_artifact: dict[str, list[Finding]]) -> list[str]:
+        ids = [a.id for a in report.manifest.artifacts] if report.manifest else []
+        ids += [f.path for f in report.scanned]
+        extra = [k for k in by_artifact if k not in ids]
+        return list(dict.fromkeys(extra + ids))
+
+    def _header(self, report: Report) -> str:
+        target = report.relative(str(report.manifest.path)) if report.manifest else "scan"
+        mode = " (offline: no artifact bytes read)" if report.offline else ""
+        return self._style(f"weightgate {report.tool_version} · {target} · policy {report.policy.source}{mode}",
+                           bold=True)
+
+    def _artifact_line(self, report: Report, artifact_id: str) -> str:
+        if not artifact_id:
+            return self._style("manifest and policy", bold=True)
+        facts = report.facts_for(artifact_id)
+        label = artifact_id
+        if report.manifest and (artifact := report.manifest.artifact(artifact_id)):
+            label += f" ({artifact.artifact_class})"
+        if facts is None:
+            state = "not verified" if report.manifest else ""
+        else:
+            ok = sum(f.verified for f in facts.files)
+            digest = facts.digest
+            state = f"{ok}/{len(facts.files)} files verified" + (f", {digest[:19]}…" if digest else "")
+        return self._style(label, bold=True) + (f"  {state}" if state else "")
+
+    def _finding(self, report: Report, f: Finding) -> list[str]:
+        sev = self._style(f"{f.severity.value.upper():8}", fg=_COLORS[f.severity], bold=True)
+        where = f"{report.relative(f.location.path)}:{f.location.line}"
+        waived = f"  [waived until {f.waived_by.expires}: {f.waived_by.reason}]" if f.waived_by else ""
+        return [
+            f"  {sev} {f.rule.id} {f.rule.name}  {where}{waived}",
+            f"           {f.message}",
+            self._style(f"           fix: {f.rule.fix}", dim=True),
+        ]
+
+    def _verdict(self, report: Report) -> str:
+        counts = {s: 0 for s in Severity}
+        for f in report.active_findings:
+            counts[f.severity] += 1
+        summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
+        waived = len(report.findings) - len(report.active_findings)
+        files = sum(len(a.files) for a in report.facts) + len(report.scanned)
+        verified = sum(f.verified for a in report.facts for f in a.files) + sum(f.verified for f in report.scanned)
+        verdict = self._style("FAIL", fg="red", bold=True) if report.failed else self._style("PASS", fg="green",
+                                                                                             bold=True)
+        return (f"{verdict}: {summary}" + (f" ({waived} waived)" if waived else "")
+                + f" · {verified}/{files} files verified · fail-on: {report.fail_on.value}")

@@ -1,0 +1,98 @@
+"""The one streaming pass per file: hash, size, format detection and inspection from the same bytes.
+
+Each file is read once, in fixed-size chunks into one reused buffer, so memory stays bounded whatever the
+file size; files are verified in parallel (hashlib releases the GIL on large updates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
+from weightgate.formats.sniff import new_inspector
+from weightgate.manifest import PinnedFile
+from weightgate.mirror.base import Mirror, MirrorFileError
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024
+DEFAULT_WORKERS = min(8, (os.cpu_count() or 1) + 1)
+
+
+@dataclass(frozen=True)
+class VerifyJob:
+    """One artifact to verify: its mirror (None when the mirror could not be opened, with the reason)."""
+
+    artifact_id: str
+    mirror_uri: str
+    mirror: Mirror | None
+    files: tuple[PinnedFile, ...]
+    unavailable_reason: str = ""
+
+
+def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None) -> tuple[str, int, FileFacts]:
+    """Hash and inspect everything `read_into` yields. Returns (sha256 hex, bytes read, partial facts)."""
+    hasher = hashlib.sha256()
+    inspector = new_inspector(size_hint if size_hint is not None else -1)
+    buffer = bytearray(CHUNK_BYTES)
+    view = memoryview(buffer)
+    total = 0
+    while True:
+        n = read_into(view)
+        if not n:
+            break
+        chunk = view[:n]
+        hasher.update(chunk)
+        inspector.feed(chunk)
+        total += n
+    inspection = inspector.finish()
+    facts = FileFacts("", FileStatus.VERIFIED, "", format=inspection.format, details=inspection.details,
+                      issues=tuple(inspection.issues))
+    return hasher.hexdigest(), total, facts
+
+
+def verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
+    uri = mirror.uri_of(pinned.path)
+    try:
+        handle = mirror.open(pinned.path)
+    except MirrorFileError as e:
+        return FileFacts(pinned.path, e.status, uri, reason=e.reason)
+    try:
+        if handle.size is not None and pinned.size is not None and handle.size != pinned.size:
+            # Known before reading: don't spend minutes hashing bytes that already fail.
+            return FileFacts(pinned.path, FileStatus.SIZE_MISMATCH, uri, size=handle.size,
+                             reason=f"mirror reports {handle.size} bytes before reading")
+        sha256, total, partial = inspect_stream(handle.readinto, handle.size)
+    except OSError as e:
+        return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, reason=f"read failed: {e.strerror or e}")
+    finally:
+        handle.close()
+    if handle.size is not None and total != handle.size:
+        return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, size=total,
+                         reason=f"file changed while being read ({handle.size} bytes expected, {total} read)")
+    log.info("verified %s (%d bytes, %s)", uri, total, partial.format.value if partial.format else "?")
+    return FileFacts(pinned.path, FileStatus.VERIFIED, uri, sha256=sha256, size=total, format=partial.format,
+                     details=partial.details, issues=partial.issues)
+
+
+def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS) -> tuple[ArtifactFacts, ...]:
+    """Verify every file of every job in parallel; results come back in manifest order."""
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify") as pool:
+        futures = [
+            [pool.submit(verify_file, job.mirror, f) if job.mirror is not None else None for f in job.files]
+            for job in jobs
+        ]
+        results = []
+        for job, file_futures in zip(jobs, futures, strict=True):
+            files = tuple(
+                fut.result() if fut is not None
+                else FileFacts(f.path, FileStatus.NOT_CHECKED, job.mirror_uri, reason=job.unavailable_reason)
+                for f, fut in zip(job.files, file_futures, strict=True)
+            )
+            results.append(ArtifactFacts(job.artifact_id, job.mirror_uri, files))
+    return tuple(results)
