@@ -34,10 +34,17 @@ class FileFacts:
     details: dict[str, str] = field(default_factory=dict, compare=False)
     issues: tuple[Issue, ...] = ()
     reason: str = ""  # why the file was not verified
+    pinned_sha256: str | None = None  # what the manifest pinned, kept beside what was found
+    pinned_size: int | None = None
 
     @property
     def verified(self) -> bool:
+        """Every byte was read and hashed (whether or not it matched the pin)."""
         return self.status is FileStatus.VERIFIED
+
+    @property
+    def matches_pin(self) -> bool:
+        return self.verified and self.sha256 == self.pinned_sha256 and self.size == self.pinned_size
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,14 @@ class ArtifactFacts:
         return bool(self.files) and all(f.verified for f in self.files)
 
     @property
+    def intact(self) -> bool:
+        """Every file was read and is exactly the pinned bytes."""
+        return self.complete and all(f.matches_pin for f in self.files)
+
+    @property
     def digest(self) -> str | None:
-        """The artifact digest over the verified bytes, or None when any file was not verified."""
+        """The artifact digest of the bytes actually read, or None when any file was not read completely.
+        Approvals and waivers bind to this value, so changed bytes never inherit old evidence."""
         if not self.complete:
             return None
         return artifact_digest((f.path, f.sha256, f.size) for f in self.files)

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
 from weightgate.formats.sniff import new_inspector
@@ -57,6 +57,11 @@ def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None
 
 
 def verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
+    facts = _verify_file(mirror, pinned)
+    return replace(facts, pinned_sha256=pinned.sha256, pinned_size=pinned.size)
+
+
+def _verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
     uri = mirror.uri_of(pinned.path)
     try:
         handle = mirror.open(pinned.path)

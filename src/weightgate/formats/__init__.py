@@ -30,6 +30,8 @@ class Format(str, enum.Enum):
     SEVEN_ZIP = "7z"
     ZSTD = "zstd"
     JSON = "json"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
     TEXT = "text"
     EMPTY = "empty"
     UNKNOWN = "unknown"
@@ -53,6 +55,8 @@ EXTENSION_CLAIMS: dict[str, frozenset[Format]] = {
     ".hdf5": frozenset({Format.HDF5}),
     ".keras": frozenset({Format.KERAS_V3}),
     ".json": frozenset({Format.JSON}),
+    ".jsonl": frozenset({Format.JSONL}),
+    ".parquet": frozenset({Format.PARQUET}),
     ".pkl": frozenset({Format.PICKLE}),
     ".pickle": frozenset({Format.PICKLE}),
     ".joblib": frozenset({Format.JOBLIB, Format.PICKLE}),
