@@ -55,9 +55,10 @@ class ConsoleReporter:
         if facts is None:
             state = "not verified" if report.manifest else ""
         else:
-            ok = sum(f.verified for f in facts.files)
-            digest = facts.digest
-            state = f"{ok}/{len(facts.files)} files verified" + (f", {digest[:19]}…" if digest else "")
+            ok = sum(f.matches_pin for f in facts.files)
+            state = f"{ok}/{len(facts.files)} files verified"
+            if facts.intact and facts.digest:
+                state += f", {facts.digest[:19]}…"
         return self._style(label, bold=True) + (f"  {state}" if state else "")
 
     def _finding(self, report: Report, f: Finding) -> list[str]:
@@ -77,7 +78,7 @@ class ConsoleReporter:
         summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
         waived = len(report.findings) - len(report.active_findings)
         files = sum(len(a.files) for a in report.facts) + len(report.scanned)
-        verified = sum(f.verified for a in report.facts for f in a.files) + sum(f.verified for f in report.scanned)
+        verified = sum(f.matches_pin for a in report.facts for f in a.files) + sum(f.verified for f in report.scanned)
         verdict = self._style("FAIL", fg="red", bold=True) if report.failed else self._style("PASS", fg="green",
                                                                                              bold=True)
         return (f"{verdict}: {summary}" + (f" ({waived} waived)" if waived else "")
