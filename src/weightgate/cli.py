@@ -116,6 +116,15 @@ def schema(name: str) -> None:
     click.echo(schema_text("manifest" if name == "manifest" else "policy"), nl=False)
 
 
+@cli.command("rules")
+@click.option("--markdown", is_flag=True, help="Print docs/rules.md instead of the table.")
+def rules_command(markdown: bool) -> None:
+    """List every rule with its id, severity and what it catches."""
+    from weightgate.rulesdoc import rule_lines, rules_markdown
+
+    click.echo(rules_markdown() if markdown else rule_lines(), nl=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (callable from tests)."""
     args = list(sys.argv[1:] if argv is None else argv)

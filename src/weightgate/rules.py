@@ -63,6 +63,7 @@ class Rule:
 
     @property
     def docs_url(self) -> str:
+        # The anchor GitHub derives from the heading "### WG101 manifest-schema" in docs/rules.md.
         return f"{DOCS_BASE}#{self.id.lower()}-{self.name}"
 
 

@@ -101,6 +101,8 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, key, depth)
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                raise self._fail(node, f"tag {node.tag!r} is not allowed", hint="use plain YAML lists")
             return [self.build(item, (*key, i), depth + 1) for i, item in enumerate(node.value)]
         return self._scalar(node)
 
