@@ -3,6 +3,7 @@ code. No checking logic lives here."""
 
 from __future__ import annotations
 
+import datetime
 import enum
 import logging
 import sys
@@ -70,12 +71,14 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
               help="Lowest level that fails the gate (default: the policy's fail_on).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Judge dates (approvals, re-validation, waivers) as of this day instead of today, e.g. for an audit.")
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
 def check(manifest: Path, policy: Path | None, mirror: str | None, sarif_path: Path | None,
           bom_path: Path | None, json_path: Path | None, fmt: str, offline: bool, fail_on: str | None,
-          workers: int | None, source_root: Path, quiet: bool) -> None:
+          workers: int | None, as_of: datetime.datetime | None, source_root: Path, quiet: bool) -> None:
     """Check a deployment MANIFEST against a policy, re-hashing every pinned file from its mirror."""
     from weightgate.gate import CheckOptions, run_check
     from weightgate.outputs import write_atomic
@@ -85,7 +88,7 @@ def check(manifest: Path, policy: Path | None, mirror: str | None, sarif_path: P
     report = run_check(CheckOptions(
         manifest=manifest, policy=policy, mirror=mirror, offline=offline,
         fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
-        source_root=source_root,
+        today=as_of.date() if as_of else None, source_root=source_root,
     ))
     if sarif_path:
         from weightgate.report.sarif import SarifReporter

@@ -37,3 +37,21 @@ def rules_markdown() -> str:
                 f"(SARIF level {rule.severity.level.value}, security-severity {rule.severity.score})", "",
                 f"Why it matters: {rule.help}", "", f"How to fix: {rule.fix}", ""]
     return "\n".join(out)
+
+
+def write_docs(repo: str = ".") -> None:
+    """Rewrite docs/rules.md and the README's rule table (`python -m weightgate.rulesdoc`)."""
+    from pathlib import Path
+
+    root = Path(repo)
+    (root / "docs" / "rules.md").write_text(rules_markdown(), encoding="utf-8")
+    readme = root / "README.md"
+    head, rest = readme.read_text(encoding="utf-8").split(_START, 1)
+    _, tail = rest.split(_END, 1)
+    readme.write_text(head + _START + rule_table() + _END + tail, encoding="utf-8")
+
+
+_START, _END = "<!-- rules:start -->\n", "<!-- rules:end -->"
+
+if __name__ == "__main__":
+    write_docs()

@@ -1,0 +1,87 @@
+"""The README's first command: the bundled example reports its planted problems, and passes once they are
+fixed. Its SARIF and ML-BOM validate against the official schemas."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT, SHARED
+
+from weightgate.cli import main
+from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
+
+EXAMPLES = REPO_ROOT / "examples"
+AS_OF = ["--as-of", "2026-11-26"]
+
+
+def _make_example():
+    spec = importlib.util.spec_from_file_location("make_example", EXAMPLES / "make_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def example(tmp_path):
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy)
+    return copy
+
+
+def test_example_reports_exactly_the_planted_problems(example, tmp_path):
+    out = tmp_path / "r.json"
+    code = main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"),
+                 "--json", str(out), "-q", *AS_OF])
+    assert code == EXIT_FINDINGS
+    found = {(f["artifact"], f["rule"]) for f in json.loads(out.read_text())["findings"] if not f["waived"]}
+    assert found == {
+        ("support-embedder", "WG201"),  # revision: main
+        ("ticket-reranker", "WG401"),  # a pickle ...
+        ("ticket-reranker", "WG404"),  # ... named model.safetensors
+        ("tiny-chat-gguf", "WG305"),  # changed after it was pinned
+    } | {(a, r) for a, r in found if r.startswith("WG5") and a == "ticket-reranker"}
+
+
+def test_example_passes_once_the_problems_are_fixed(example):
+    manifest_path = example / "deployment.yaml"
+    doc = yaml.safe_load(manifest_path.read_text())
+    embedder = next(a for a in doc["artifacts"] if a["id"] == "support-embedder")
+    embedder["source"]["revision"] = "0123456789abcdef0123456789abcdef01234567"
+    doc["artifacts"] = [a for a in doc["artifacts"] if a["id"] != "ticket-reranker"]
+    for service in doc["services"]:
+        service["artifacts"] = [a for a in service["artifacts"] if a != "ticket-reranker"]
+    manifest_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    files = _make_example().FILES["tiny-chat-gguf"]
+    for name, data in files.items():
+        (example / "mirror" / "tiny-chat-gguf" / name).write_bytes(data)  # restore the approved bytes
+    code = main(["check", str(manifest_path), "--policy", str(example / "policy.yaml"), *AS_OF])
+    assert code == EXIT_PASS
+
+
+def test_example_outputs_validate_against_official_schemas(example, tmp_path):
+    validator = SHARED / "tools" / "validate-outputs"
+    assert validator.exists(), f"{validator} is missing: the shared folder must sit beside the repository"
+    sarif, bom = tmp_path / "r.sarif", tmp_path / "r.bom.json"
+    main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"), "--sarif",
+          str(sarif), "--bom", str(bom), "-q", *AS_OF])
+    result = subprocess.run([sys.executable, str(validator), "--sarif", str(sarif), "--bom", str(bom)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_committed_example_matches_its_generator(tmp_path):
+    """The mirror and manifest are generated; regenerating must not change a byte."""
+    module = _make_example()
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy)
+    module.HERE, module.MIRROR = copy, copy / "mirror"
+    shutil.rmtree(copy / "mirror")
+    module.write_mirror()
+    module.write_manifest()
+    for path in sorted(p for p in EXAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        assert (copy / path.relative_to(EXAMPLES)).read_bytes() == path.read_bytes(), path
