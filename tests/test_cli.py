@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT, safetensors_bytes
-
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_PASS
 

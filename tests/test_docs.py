@@ -3,7 +3,6 @@
 import re
 
 from conftest import REPO_ROOT
-
 from weightgate.rulesdoc import rule_table, rules_markdown
 
 README = (REPO_ROOT / "README.md").read_text()

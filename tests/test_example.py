@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT, SHARED
-
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
 

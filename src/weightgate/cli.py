@@ -72,7 +72,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
               help="Lowest level that fails the gate (default: the policy's fail_on).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Judge dates (approvals, re-validation, waivers) as of this day instead of today, e.g. for an audit.")
+              help="Judge dates (approvals, re-validation, waivers) as of this day, e.g. for an audit.")
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
