@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 
 from weightgate.rules import Level, Rule, Severity
+
+# Hex digests, dates and counts vary between runs of the same problem; they must not split one alert in two.
+_VOLATILE = re.compile(r"(?:sha256:)?[0-9a-f]{12,}|\d+")
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,10 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable across runs and line moves: what is wrong and where in the model, not where in the file."""
-        key = "\0".join((self.rule.id, self.artifact_id, self.file_path, self.message))
+        """Stable across runs, line moves and changing numbers (digests, ages, sizes): what is wrong and where in
+        the model, not where in the file, so a code-scanning alert stays one alert until it is fixed."""
+        stable_message = _VOLATILE.sub("#", self.message)
+        key = "\0".join((self.rule.id, self.artifact_id, self.file_path, stable_message))
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
     def waive(self, waiver: Waiver) -> Finding:
