@@ -93,5 +93,5 @@ def test_missing_mirror_directory(ws):
 
 
 def test_unsupported_mirror_scheme_fails_closed(ws):
-    art = ws.artifact("a", mirror="s3://internal-bucket/a")
+    art = ws.artifact("a", mirror="gs://internal-bucket/a")
     assert rule_ids(ws.check(ws.write_manifest([art]))) == ["WG308"]

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import unquote, urlsplit
 
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror.base import Mirror, MirrorUnavailable
+from weightgate.mirror.settings import MirrorSettings
+
+
+class MirrorKind(str, enum.Enum):
+    LOCAL = "local"
+    HTTP = "http"  # https://, or http:// where the policy allows it
+    S3 = "s3"
+    HF = "hf"
+    MLFLOW = "mlflow"  # models:/ and runs:/
+
+
+_KINDS = {"https": MirrorKind.HTTP, "http": MirrorKind.HTTP, "s3": MirrorKind.S3, "hf": MirrorKind.HF,
+          "models": MirrorKind.MLFLOW, "runs": MirrorKind.MLFLOW}
 
 
 @dataclass(frozen=True)
@@ -16,6 +31,8 @@ class MirrorLocation:
 
     uri: str
     local_path: Path | None
+    revision: str | None = None  # hf:// mirrors: the commit to read (the artifact's pinned source revision)
+    versions: tuple[tuple[str, str], ...] = ()  # s3:// mirrors: (file path, object version id) pins
 
     @property
     def scheme(self) -> str:
@@ -25,9 +42,13 @@ class MirrorLocation:
     def host(self) -> str:
         return (urlsplit(self.uri).hostname or "").lower()
 
+    @property
+    def kind(self) -> MirrorKind | None:
+        return MirrorKind.LOCAL if self.local_path is not None else _KINDS.get(self.scheme)
+
 
 def _is_uri(text: str) -> bool:
-    return "://" in text or text.startswith(("hf:", "s3:", "gs:"))
+    return "://" in text or text.startswith(("hf:", "s3:", "gs:", "models:/", "runs:/"))
 
 
 def _location(text: str, base: Path) -> MirrorLocation:
@@ -41,6 +62,19 @@ def _location(text: str, base: Path) -> MirrorLocation:
 
 
 def locate_mirror(artifact: Artifact, manifest: Manifest, override: str | None) -> MirrorLocation | None:
+    """The artifact's mirror, with what a network mirror needs to read pinned bytes (commit, version ids)."""
+    location = _locate(artifact, manifest, override)
+    if location is None or location.kind not in (MirrorKind.HF, MirrorKind.S3):
+        return location
+    revision = artifact.source.revision if artifact.source.registry == "huggingface" else None
+    # `version_id` is read from the file entries as written (the manifest schema allows it on each file).
+    raw_files = artifact.raw.get("files") or []
+    versions = tuple((str(f["path"]), str(f["version_id"])) for f in raw_files
+                     if isinstance(f, dict) and f.get("version_id") and f.get("path"))
+    return MirrorLocation(location.uri, None, revision, versions)
+
+
+def _locate(artifact: Artifact, manifest: Manifest, override: str | None) -> MirrorLocation | None:
     """The artifact's mirror. `--mirror` (override) replaces the manifest's `mirror_base`; relative artifact
     mirrors are joined to that base (or the manifest's folder). With a base and no artifact mirror, the
     artifact lives at `<base>/<artifact id>`."""
@@ -57,13 +91,37 @@ def locate_mirror(artifact: Artifact, manifest: Manifest, override: str | None) 
     return MirrorLocation(f"{base.uri.rstrip('/')}/{sub.strip('/')}", None)
 
 
-def open_mirror(location: MirrorLocation) -> Mirror:
-    """A Mirror for the location. Raises MirrorUnavailable with a message a user can act on."""
-    if location.local_path is not None:
+def _assert_never(value: NoReturn) -> NoReturn:
+    raise AssertionError(f"unhandled mirror kind {value!r}")
+
+
+def open_mirror(location: MirrorLocation, settings: MirrorSettings | None = None) -> Mirror:
+    """A Mirror for the location. Raises MirrorUnavailable with a message a user can act on. Network mirrors
+    import their modules (and optional dependencies) only here."""
+    settings = settings if settings is not None else MirrorSettings()
+    kind = location.kind
+    if kind is None:
+        raise MirrorUnavailable(f"{location.scheme}:// mirrors are not supported; use a local directory, "
+                                "file://, https://, s3://, hf:// or models:/")
+    if kind is MirrorKind.LOCAL:
         from weightgate.mirror.local import LocalMirror
 
+        assert location.local_path is not None
         return LocalMirror(location.local_path)
-    raise MirrorUnavailable(
-        f"{location.scheme}:// mirrors are not supported by this version of weightgate; use a local directory "
-        "or file:// URI"
-    )
+    if kind is MirrorKind.HTTP:
+        from weightgate.mirror.http import HttpMirror
+
+        return HttpMirror(location.uri, settings)
+    if kind is MirrorKind.S3:
+        from weightgate.mirror.s3 import S3Mirror
+
+        return S3Mirror(location.uri, dict(location.versions), settings)
+    if kind is MirrorKind.HF:
+        from weightgate.mirror.hf import HfMirror
+
+        return HfMirror(location.uri, location.revision, settings)
+    if kind is MirrorKind.MLFLOW:
+        from weightgate.mirror.mlflow import MlflowMirror
+
+        return MlflowMirror(location.uri, settings)
+    _assert_never(kind)

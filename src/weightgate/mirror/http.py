@@ -1,0 +1,31 @@
+"""A mirror on a web server or artifact repository: `https://host/prefix` (plain http only when allowed)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from weightgate.facts import FileStatus
+from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
+from weightgate.mirror.local import unsafe_path_reason
+from weightgate.mirror.settings import MirrorSettings
+from weightgate.mirror.transport import HttpStream, Transport, bearer_or_netrc, display_url, url_refusal
+
+TOKEN_VARS = ("WEIGHTGATE_MIRROR_TOKEN",)
+
+
+class HttpMirror:
+    def __init__(self, base_uri: str, settings: MirrorSettings) -> None:
+        refusal = url_refusal(base_uri, settings)
+        if refusal:
+            raise MirrorUnavailable(f"{display_url(base_uri)}: {refusal}")
+        self.uri = base_uri.rstrip("/")
+        self._transport = Transport(settings, bearer_or_netrc(self.uri, settings.environ, TOKEN_VARS))
+
+    def uri_of(self, path: str) -> str:
+        return f"{self.uri}/{path}"
+
+    def open(self, path: str) -> HttpStream:
+        reason = unsafe_path_reason(path)
+        if reason:
+            raise MirrorFileError(FileStatus.ESCAPED, f"{reason}; it is never followed")
+        return self._transport.open_stream(f"{self.uri}/{quote(path)}", self.uri_of(path))
