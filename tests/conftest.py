@@ -15,6 +15,8 @@ from weightgate.facts import artifact_digest
 from weightgate.gate import CheckOptions, run_check
 from weightgate.report.interface import Report
 
+pytest_plugins = ["servers.fixtures"]  # session-scoped real servers (nginx, S3, HF endpoint, MLflow)
+
 TODAY = datetime.date(2026, 11, 26)
 COMMIT = "3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +61,8 @@ class Workspace:
             "owner": "team@example.com", "intended_use": "tests",
             "source": {"registry": "huggingface", "uri": f"hf://org/{artifact_id}", "revision": COMMIT},
             "files": entries, "license": {"spdx": "Apache-2.0"},
-            "approvals": [{"approver": "sec@example.com", "date": "2026-11-01", "digest": digest}],
+            "approvals": [{"approver": "sec@example.com", "role": "security", "date": "2026-11-01",
+                           "digest": digest, "ticket": "SEC-1"}],
             "last_validated": "2026-11-01",
         }
         art.update(fields)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from weightgate import __version__, refs, rules
+from weightgate import __version__, rules
 from weightgate.checks import CheckContext, run_checks
-from weightgate.facts import ArtifactFacts, artifact_digest
+from weightgate.facts import ArtifactFacts
 from weightgate.findings import Finding, sort_key
+from weightgate.governance.digests import evidence_digests
+from weightgate.governance.eval_evidence import fetch_evidence
+from weightgate.governance.facts import EvidenceFacts, GovernanceFacts, not_fetched
 from weightgate.manifest import Manifest, load_manifest
 from weightgate.mirror import MirrorLocation, locate_mirror, open_mirror
 from weightgate.mirror.base import MirrorUnavailable
+from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
+from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
 from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
 
@@ -30,30 +36,37 @@ class CheckOptions:
     today: datetime.date | None = None
     timestamp: datetime.datetime | None = None
     source_root: Path = field(default_factory=Path.cwd)
+    endpoints: EndpointOptions = field(default_factory=EndpointOptions)  # --ca-bundle, --*-endpoint
+    registry: Path | None = None  # file-based model registry; None: the policy's `registry.file`
 
 
 def run_check(options: CheckOptions) -> Report:
-    policy = load_policy(options.policy)
+    policy = with_endpoints(load_policy(options.policy), options.endpoints)
     loaded = load_manifest(options.manifest)
     timestamp = options.timestamp or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     today = options.today or timestamp.date()
     manifest = loaded.manifest
     findings = list(loaded.findings)
     facts: tuple[ArtifactFacts, ...] = ()
+    governance = GovernanceFacts()
     if manifest is not None:
         locations = {a.id: locate_mirror(a, manifest, options.mirror) for a in manifest.artifacts}
+        evidence = _start_evidence(manifest, locations, settings_for(policy), options.offline)
         if not options.offline:
-            facts = verify_artifacts(_jobs(manifest, locations), options.workers)
-        ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline)
+            facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy)), options.workers)
+        governance = GovernanceFacts(evidence.result(), _registry_lookups(manifest, policy, options))
+        ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
+                           governance)
         findings = apply_waivers(run_checks(ctx), policy, _digests(manifest, facts), today)
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
-        manifest=manifest, facts=facts, offline=options.offline,
+        manifest=manifest, facts=facts, offline=options.offline, governance=governance,
     )
 
 
-def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None]) -> list[VerifyJob]:
+def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
+          settings: MirrorSettings) -> list[VerifyJob]:
     jobs = []
     seen: set[str] = set()
     for artifact in manifest.artifacts:
@@ -62,26 +75,44 @@ def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None]) ->
             continue  # reported by the mirror and duplicate-id checks; nothing to read from
         seen.add(artifact.id)
         try:
-            jobs.append(VerifyJob(artifact.id, location.uri, open_mirror(location), artifact.files))
+            jobs.append(VerifyJob(artifact.id, location.uri, open_mirror(location, settings), artifact.files))
         except MirrorUnavailable as e:
             jobs.append(VerifyJob(artifact.id, location.uri, None, artifact.files, unavailable_reason=str(e)))
     return jobs
 
 
 def _digests(manifest: Manifest, facts: Iterable[ArtifactFacts]) -> dict[str, str]:
-    """The digest each artifact's waivers are matched against: the verified one, or (offline) the one the
-    manifest declares when every file is fully pinned."""
-    digests = {}
-    for artifact in manifest.artifacts:
-        if all(refs.is_sha256_hex(f.sha256) and f.size is not None for f in artifact.files) and artifact.files:
-            digests[artifact.id] = artifact_digest((f.path, f.sha256 or "", f.size or 0) for f in artifact.files)
-    for f in facts:
-        verified = f.digest
-        if verified is not None:
-            digests[f.artifact_id] = verified
-        else:
-            digests.pop(f.artifact_id, None)  # bytes were read and did not all verify: nothing to waive against
-    return digests
+    """The digest each artifact's waivers are matched against: the same one approvals, eval evidence and
+    registry entries bind to (verified, or offline the pins' digest)."""
+    return {artifact_id: bound.value for artifact_id, bound in evidence_digests(manifest, facts).items()}
+
+
+def _start_evidence(manifest: Manifest, locations: Mapping[str, MirrorLocation | None], settings: MirrorSettings,
+                    offline: bool) -> Future[dict[str, EvidenceFacts]]:
+    """Start reading eval evidence beside the verify pass (each file streamed once); offline, record it as
+    not fetched. The caller takes `.result()` after the verify pass."""
+    if offline:
+        done: Future[dict[str, EvidenceFacts]] = Future()
+        done.set_result(not_fetched(manifest))
+        return done
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence")
+    try:
+        return pool.submit(fetch_evidence, manifest, locations, lambda location: open_mirror(location, settings))
+    finally:
+        pool.shutdown(wait=False)  # the submitted read still runs to completion
+
+
+def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions) -> RegistryLookups:
+    """Look up the manifest's registry entries (not offline: a registry may be a server)."""
+    path = options.registry or policy.governance.registry_file
+    if options.offline:
+        return RegistryLookups(offline=True)
+    if path is None or not any(a.registry_entry for a in manifest.artifacts):
+        return RegistryLookups(uri=path.resolve().as_uri() if path else None)
+    try:
+        return look_up_entries(open_registry(path), manifest)
+    except RegistryUnavailable as e:
+        return RegistryLookups(uri=path.resolve().as_uri(), unavailable=str(e))
 
 
 def apply_waivers(findings: Iterable[Finding], policy: Policy, digests: Mapping[str, str],

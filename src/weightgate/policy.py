@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,11 +13,14 @@ from typing import Any
 from weightgate.errors import PolicyError
 from weightgate.findings import Location, Waiver
 from weightgate.formats import Format
+from weightgate.formats.pickle_allowlist import policy_entry_problem
+from weightgate.governance.policy import GovernancePolicy, build_governance
 from weightgate.jsonschemas import schema_errors
 from weightgate.rules import Level
 from weightgate.yamlsource import LocatedDocument, load_document, parse_document
 
 DEFAULT_POLICY_NAME = "<built-in default policy>"
+GOVERNANCE_SECTIONS = ("sources", "approvals", "licenses", "eval_evidence", "registry")
 
 
 class FormatAction(str, enum.Enum):
@@ -58,6 +61,17 @@ class Policy:
     required_fields: dict[str, tuple[str, ...]]
     revalidation_days: int
     waivers: tuple[PolicyWaiver, ...]
+    governance: GovernancePolicy = field(default_factory=GovernancePolicy)
+    pickle_allow_globals: tuple[str, ...] = ()  # `module.name` or `module.*` added to the pickle allowlist
+    # How network mirrors are reached (mirrors.*); --ca-bundle and the --*-endpoint options override these.
+    allow_http: bool = False
+    ca_bundle: Path | None = None
+    hf_endpoint: str | None = None
+    s3_endpoint: str | None = None
+    mlflow_tracking_uri: str | None = None
+    request_timeout_s: float = 30.0  # connect and each read
+    file_deadline_s: float = 3600.0  # one file, all retries and resumes included
+    max_attempts: int = 3  # failed requests per file before it is reported unreadable
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
@@ -80,6 +94,11 @@ def load_policy(path: Path | None) -> Policy:
     # formats merge per format, so a policy can change one format without restating the rest.
     merged["formats"] = {**default.data["formats"], **user.data.get("formats", {})}
     merged["mirrors"] = {**default.data["mirrors"], **user.data.get("mirrors", {})}
+    # Governance sections merge key by key too; declared licenses merge per license id.
+    for section in GOVERNANCE_SECTIONS:
+        merged[section] = {**default.data.get(section, {}), **user.data.get(section, {})}
+    merged["licenses"]["declared"] = {**default.data.get("licenses", {}).get("declared", {}),
+                                      **user.data.get("licenses", {}).get("declared", {})}
     return _build(merged, user, str(path), path.read_text(encoding="utf-8"))
 
 
@@ -107,6 +126,16 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
             )
             for i, w in enumerate(data.get("waivers", ()))
         ),
+        governance=build_governance(data, base, Location(source, doc.line_of(("registry",)))),
+        pickle_allow_globals=_pickle_allow_globals(data, doc, source),
+        allow_http=bool(mirrors.get("allow_http", False)),
+        ca_bundle=(base / mirrors["ca_bundle"]).resolve() if mirrors.get("ca_bundle") else None,
+        hf_endpoint=mirrors.get("hf_endpoint") or None,
+        s3_endpoint=mirrors.get("s3_endpoint") or None,
+        mlflow_tracking_uri=mirrors.get("mlflow_tracking_uri") or None,
+        request_timeout_s=float(mirrors.get("request_timeout_seconds", 30)),
+        file_deadline_s=float(mirrors.get("file_deadline_seconds", 3600)),
+        max_attempts=int(mirrors.get("max_attempts", 3)),
     )
 
 
@@ -115,3 +144,15 @@ def _resolve_root(root: str, base: Path) -> str:
     if "://" in root:
         return root.rstrip("/") + "/"
     return str((base / root).resolve()) + "/"
+
+
+def _pickle_allow_globals(data: dict[str, Any], doc: LocatedDocument, source: str) -> tuple[str, ...]:
+    """The policy's extra pickle globals; an entry the deny set covers is a usage error, never a silent no-op."""
+    entries = tuple(data.get("pickle", {}).get("allow_globals", ()))
+    for index, entry in enumerate(entries):
+        problem = policy_entry_problem(entry)
+        if problem:
+            line = doc.line_of(("pickle", "allow_globals", index))
+            raise PolicyError(f"{source}:{line}: pickle.allow_globals entry {entry!r} {problem}",
+                              hint="the deny set is listed in docs/rules.md under WG502")
+    return entries

@@ -141,13 +141,21 @@ MIRROR_NOT_APPROVED = _rule(
 UNVERSIONED_OBJECT_KEY = _rule(
     "WG204", "unversioned-object-key", "Object-store key has no version id", H,
     "An object-store key without a version id can be overwritten in place; the policy requires versioned keys.",
-    "Add the object's version id (`?versionId=` in the URI or `source.revision`).",
+    "Add the object's version id (`?versionId=` in the URI or `source.revision`; on an s3:// mirror, "
+    "`version_id` on each file; `weightgate pin` fills them in).",
 )
 MIRROR_MISSING = _rule(
     "WG205", "mirror-missing", "Artifact has no mirror location", H,
     "Without an internal mirror location there is nothing weightgate can re-hash, and deploy would pull "
     "from the source.",
     "Set `mirror:` on the artifact (or `mirror_base:` on the manifest, or pass `--mirror`).",
+)
+PLAIN_HTTP_MIRROR = _rule(
+    "WG206", "plain-http-mirror", "Mirror is reached over plain http", H,
+    "Without TLS anyone on the network path can swap the bytes or read the credentials sent to the mirror; "
+    "the digests still catch swapped bytes, but the deploy job that pulls from the same URL may not check them.",
+    "Serve the mirror over https (with `mirrors.ca_bundle` or `--ca-bundle` for an internal CA), or, for a "
+    "trusted network only, set `mirrors.allow_http: true` in the policy.",
 )
 
 # WG3xx: integrity
@@ -228,12 +236,203 @@ MALFORMED_FILE = _rule(
     "Re-export the file with the format's reference tooling and pin the new bytes.",
 )
 
+# WG5xx: content
+# WG501-WG519: pickles and the containers that carry them (zip, tar, compressed streams, numpy).
+PICKLE_GLOBAL_NOT_ALLOWLISTED = _rule(
+    "WG501", "pickle-global-not-allowlisted", "Pickle imports a global that is not allowlisted", C,
+    "Unpickling imports every global the pickle names and may call it, so a pickle runs whatever code it "
+    "references. weightgate accepts only an allowlist: what PyTorch's weights-only loader accepts for plain "
+    "tensors and containers, plain builtins, numpy's array reconstructors, and the policy's "
+    "`pickle.allow_globals`. Everything else is reported with its module.name, opcode and byte offset, as is "
+    "any import or call the walker cannot name from the bytes (names computed at load time, calls on values "
+    "returned by other calls, BUILD on a global itself): denylist scanners have been bypassed exactly there.",
+    "Re-save the weights as safetensors. If the global is a class you have reviewed and trust, add it to "
+    "`pickle.allow_globals` in the policy.",
+)
+PICKLE_DENIED_GLOBAL = _rule(
+    "WG502", "pickle-denied-global", "Pickle imports a callable that runs code or reaches the system", C,
+    "The pickle names a callable that executes or loads code or other pickles (eval, exec, compile, "
+    "__import__, importlib, runpy, marshal, pip, pickle.loads, torch.load, numpy.load, joblib.load), reaches "
+    "the operating system, files, the network or native code (os, subprocess, sys, shutil, socket, ctypes), "
+    "or is an attribute-access gadget (getattr, attrgetter, methodcaller, functools.partial). No model "
+    "weights need them; the message names the family. A policy can never allowlist them, not even by "
+    "allowlisting their module wholesale.",
+    "Do not load the file. Treat its source as compromised and get the weights from a trusted publisher, "
+    "preferably as safetensors.",
+)
+PICKLE_MALFORMED = _rule(
+    "WG503", "pickle-malformed", "Pickle stream is broken", H,
+    "The stream breaks where the unpickler would stop: an invalid opcode, a stack underflow, a memo index "
+    "never set, a truncation, or bytes after the last pickle that nothing reads. Everything before the break "
+    "was inspected and is reported too; loaders and scanners that disagree on broken streams are a known "
+    "way to smuggle a payload past a scan.",
+    "Re-export the file from the original object with the reference tooling, and pin the new bytes.",
+)
+PICKLE_EXTENSION_OPCODE = _rule(
+    "WG504", "pickle-extension-opcode", "Pickle imports through the extension registry", C,
+    "EXT1, EXT2 and EXT4 import whatever callable the loading process registered under a number with "
+    "`copyreg.add_extension`; what they call cannot be known from the file, and no model writer emits them.",
+    "Re-save the weights as safetensors, or re-export them without copyreg extension codes.",
+)
+PICKLE_INSPECTION_INCOMPLETE = _rule(
+    "WG505", "pickle-inspection-incomplete", "Part of a pickle was not inspected", H,
+    "The stream exceeds a resource limit of the inspector (opcodes, memo entries, stack depth) or "
+    "interleaves raw data weightgate does not parse, so the rest of it was not inspected. The gate fails "
+    "closed rather than guess what the rest imports.",
+    "Convert the weights to safetensors. If the file is trusted and legitimately this large, waive this exact "
+    "artifact digest in the policy with a reason.",
+)
+CONTAINER_LIMIT_EXCEEDED = _rule(
+    "WG506", "container-limit-exceeded", "Archive or compressed stream exceeds a safety limit", H,
+    "Containers are opened recursively with limits on nesting depth, member count, decompressed size and "
+    "compression ratio. Crossing one is the signature of a decompression bomb (or of content hidden deep "
+    "inside nested archives); the rest is not inspected and the file fails closed.",
+    "Ship model files uncompressed or in one flat archive. If the file is legitimate, waive this exact "
+    "artifact digest in the policy with a reason.",
+)
+ZIP_HEADER_TRICKS = _rule(
+    "WG507", "zip-header-tricks", "Zip headers disagree or use features readers treat differently", H,
+    "The local headers and the central directory disagree (names, sizes, CRCs, compression, entries present "
+    "in one and not the other, bytes hidden between members), or headers use flag bits readers handle "
+    "differently. PyTorch, Python's zipfile, streaming unzippers and scanners then see different content: a "
+    "known way to hide a pickle from a scanner.",
+    "Re-create the archive from the original files with standard tooling (torch.save, numpy.savez, Python's "
+    "zipfile), and pin the new bytes.",
+)
+ARCHIVE_MEMBER_UNINSPECTABLE = _rule(
+    "WG508", "archive-member-uninspectable", "Archive member cannot be inspected", H,
+    "A member is encrypted, uses a compression method weightgate does not decode, or is a 7z or zstd stream. "
+    "Its content, possibly a pickle, is unknown, so the gate fails closed.",
+    "Store members unencrypted, stored or deflated, and decompress nested 7z/zstd streams before intake.",
+)
+# WG520-WG549: Keras, ONNX, TensorFlow graphs, chat templates, custom loading code.
+KERAS_LAMBDA = _rule(
+    "WG520", "keras-lambda", "Keras model carries Python code in a Lambda", C,
+    "A Lambda layer (or any `__lambda__` object) stores marshalled Python bytecode in the model config. "
+    "Keras runs it when the model is loaded with `safe_mode=False`, and some legacy `.h5` loaders ignore "
+    "safe_mode (CVE-2025-9905), so loading the file runs whatever its author wrote.",
+    "Replace the Lambda with a built-in layer or a registered custom layer whose code you review, re-save "
+    "the model, and pin the new file.",
+)
+KERAS_CUSTOM_OBJECT = _rule(
+    "WG521", "keras-custom-object", "Keras model refers to code outside Keras", H,
+    "A layer, function or other object in the model config names a module or registered name outside "
+    "keras, keras_hub, keras_nlp, keras_cv and tf.keras. Loading it runs that module's code, and older Keras "
+    "versions import any module the config names (CVE-2025-1550), so the model is only as safe as code that "
+    "is not in the file.",
+    "Use built-in Keras objects; or review the custom module, ship it as reviewed code, and waive this exact "
+    "artifact digest in the policy.",
+)
+KERAS_UNSAFE_DESERIALIZATION = _rule(
+    "WG522", "keras-unsafe-deserialization", "Keras config calls a function that defeats safe_mode", C,
+    "The config names a Keras function that disables safe mode or loads other files "
+    "(`keras.config.enable_unsafe_deserialization`, `keras.utils.get_file`, `keras.models.load_model`, ...). "
+    "Crafted configs use them to bypass `safe_mode` (CVE-2025-9906, CVE-2025-8747); no real model needs them.",
+    "Do not load the file. Rebuild the model from trusted code and re-save it.",
+)
+ONNX_EXTERNAL_DATA_ESCAPE = _rule(
+    "WG525", "onnx-external-data-escape", "ONNX external data points outside the model folder", H,
+    "A tensor's external data `location` is absolute or contains `..`, so loading the model reads a file "
+    "anywhere on the host into the model (and saving tools may write there): path traversal, as in "
+    "CVE-2022-25882 and CVE-2024-27318.",
+    "Re-export the model with its external data files beside it under plain relative names, or embed the "
+    "tensors in the model file.",
+)
+ONNX_CUSTOM_DOMAIN = _rule(
+    "WG526", "onnx-custom-domain", "ONNX model uses operators outside the standard domains", M,
+    "Nodes in a non-standard operator domain only run when a custom operator library (native code from "
+    "outside the model) is registered in the runtime. ONNX Runtime's own `com.microsoft` contrib operators "
+    "are reported at low severity.",
+    "Make sure the operator library is reviewed and pinned in the runtime image, or re-export with standard "
+    "operators; then waive this artifact digest with a reason.",
+)
+TF_PYTHON_OP = _rule(
+    "WG527", "tf-python-op", "TensorFlow graph calls back into Python", C,
+    "PyFunc, PyFuncStateless and EagerPyFunc call a Python function of the process that runs the graph; "
+    "serving a graph that contains them runs Python chosen outside the reviewed model.",
+    "Re-export the model without `tf.py_function` / `tf.numpy_function` and pin the new SavedModel.",
+)
+TF_FILE_OP = _rule(
+    "WG528", "tf-file-op", "TensorFlow graph reads or writes files or the network", H,
+    "Ops such as ReadFile, WriteFile, MatchingFiles, file readers and datasets, ImmutableConst and RPC ops "
+    "let a graph read host files into its outputs, overwrite files or talk to the network when it runs.",
+    "Re-export the model without file and network ops (checkpoint save/restore ops are not reported), or "
+    "waive this artifact digest with a reason.",
+)
+CUSTOM_LOADING_CODE = _rule(
+    "WG530", "custom-loading-code", "Model needs custom loading code (trust_remote_code)", C,
+    "Python files in the model folder, or `auto_map` / `custom_pipelines` in its JSON configs, make Hugging "
+    "Face loaders import and run code from the repository (`trust_remote_code=True`), with the privileges of "
+    "the loading process.",
+    "Prefer a model the library supports natively; otherwise review the code and waive this exact artifact "
+    "digest in the policy (the waiver lapses when any byte changes).",
+)
+TEMPLATE_INJECTION = _rule(
+    "WG535", "template-injection", "Chat template reaches Python object internals", H,
+    "Chat templates are Jinja code run on every request. Dunder attributes (`__class__`, `__globals__`, ...), "
+    "`|attr`, `.format`, the globals `cycler`, `joiner`, `lipsum`, `self`, and import/include/extends are the "
+    "building blocks of server-side template injection; a renderer without a sandbox then runs arbitrary "
+    "code (CVE-2024-34359 in llama-cpp-python).",
+    "Replace the template with the model family's reference template (loops, conditions and message "
+    "fields only), and render templates in a sandboxed Jinja environment.",
+)
+TEMPLATE_UNCHECKED = _rule(
+    "WG536", "template-unchecked", "Chat template could not be checked", H,
+    "The template does not parse as Jinja, or is larger than the checker's limit, so what it does when "
+    "rendered is unknown; the gate fails closed.",
+    "Fix or replace the template (the model family's reference template parses), then re-run.",
+)
+
 # WG6xx: governance
 REQUIRED_FIELD_MISSING = _rule(
     "WG601", "required-field-missing", "A field the policy requires for this artifact class is missing", M,
     "The policy requires this evidence for the artifact's class; without it the promotion decision cannot "
     "be audited.",
     "Fill in the field named in the message.",
+)
+APPROVAL_DIGEST_MISMATCH = _rule(
+    "WG602", "approval-digest-mismatch", "Approval names another artifact digest", H,
+    "An approval binds to one exact artifact digest. One that names another digest approved other bytes "
+    "(often a previous version, its record copied forward), so this version was never approved.",
+    "Have the approver review this version and record an approval naming the digest weightgate verifies "
+    "(shown in the message and in the ML-BOM as `weightgate:artifact-digest`).",
+)
+SELF_APPROVAL = _rule(
+    "WG603", "self-approval", "Artifact is approved by its own owner", H,
+    "Separation of duties: the owner who wants an artifact promoted cannot also be the one who approves it, "
+    "or a single compromised or mistaken person can ship anything.",
+    "Have someone other than the artifact's `owner` review and approve it.",
+)
+APPROVAL_STALE = _rule(
+    "WG604", "approval-stale", "Approval is dated in the future or is too old", M,
+    "An approval older than the policy's re-validation age was given under older threats and policies; one "
+    "dated in the future was not given yet.",
+    "Re-review the artifact and record a fresh approval with today's date.",
+)
+APPROVAL_ROLE_MISSING = _rule(
+    "WG605", "approval-role-missing", "A role the policy requires has not approved this version", H,
+    "The policy requires approvals from named roles for this environment or source tier (e.g. security and "
+    "compliance for production from a conditional source); without them the promotion was not signed off.",
+    "Obtain an approval bound to this digest from each role named in the message.",
+)
+APPROVAL_RECORD_INCOMPLETE = _rule(
+    "WG606", "approval-record-incomplete", "Approval record lacks fields the source tier requires", M,
+    "Artifacts from conditional (tier 2) sources need a full approval record, so an auditor can trace who "
+    "approved in which role under which ticket.",
+    "Add the missing fields (role, ticket) to the approval record.",
+)
+SOURCE_TIER_PROHIBITED = _rule(
+    "WG607", "source-tier-prohibited", "Artifact comes from a prohibited (tier 3) source", H,
+    "The policy classifies this registry or publisher as prohibited: artifacts from it are not to be "
+    "deployed, whatever their approvals.",
+    "Source the model from an approved publisher, or have the policy owner re-classify the source.",
+)
+LICENSE_INVALID = _rule(
+    "WG608", "license-invalid", "License is not a valid SPDX expression or names an undeclared license", H,
+    "A license that cannot be parsed, or a `LicenseRef-` the policy does not declare, has unknown terms: "
+    "nothing can be said about whether this use is permitted.",
+    "Write a valid SPDX expression (e.g. `Apache-2.0 AND LicenseRef-acme-model`) and declare every "
+    "`LicenseRef-` with its restrictions under `licenses.declared` in the policy.",
 )
 REVALIDATION_OVERDUE = _rule(
     "WG609", "revalidation-overdue", "Artifact was last validated too long ago", M,
@@ -244,4 +443,104 @@ WAIVER_EXPIRED = _rule(
     "WG610", "waiver-expired", "A waiver in the policy has expired", M,
     "An expired waiver no longer applies; the findings it covered are reported again.",
     "Renew the waiver with a new expiry and review, or fix what it waived.",
+)
+LICENSE_DENIED = _rule(
+    "WG611", "license-denied", "License is denied or not allowed by policy", H,
+    "The policy denies this license (or the license review rejected it), so using the artifact breaks the "
+    "organisation's licensing rules.",
+    "Replace the artifact with one under an allowed license, or have the policy owner change the license lists.",
+)
+LICENSE_REVIEW_MISSING = _rule(
+    "WG612", "license-review-missing", "License needs a review record and has none", M,
+    "The policy requires a license review for this license (or its restrictions, such as a field-of-use or "
+    "acceptable-use clause, need a human to judge the intended use).",
+    "Have legal review the license for this use and record `license.review` (reviewer, date, outcome, record).",
+)
+LICENSE_BROADER_THAN_BASE = _rule(
+    "WG613", "license-broader-than-base", "Derived artifact's license drops restrictions of its base", H,
+    "A fine-tune, adapter or export inherits its base models' license restrictions; declaring a more "
+    "permissive license (e.g. MIT over a non-commercial base) misleads every downstream user.",
+    "Declare a license that carries the base's terms (e.g. `Apache-2.0 AND LicenseRef-base-license`), or "
+    "derive from a base whose license permits it.",
+)
+LICENSE_USE_CONFLICT = _rule(
+    "WG614", "license-use-conflict", "A service's use conflicts with a license restriction in the lineage", H,
+    "A non-commercial license (of the artifact or any base it derives from) forbids a commercial or "
+    "customer-facing service; a no-derivatives license forbids fine-tunes and adapters.",
+    "Replace the model (or the base it derives from) with one licensed for this use, or move it to a "
+    "non-commercial, internal service.",
+)
+LINEAGE_DANGLING = _rule(
+    "WG615", "lineage-dangling", "Base model reference names no artifact in the manifest", H,
+    "A base model that cannot be found cannot pass on its license, approvals or provenance; the lineage is "
+    "broken.",
+    "Declare the base as an artifact in this manifest, or reference it externally with `uri`, `revision`, "
+    "`digest` and `license`.",
+)
+LINEAGE_CYCLE = _rule(
+    "WG616", "lineage-cycle", "Base model references form a cycle", H,
+    "A model cannot derive from itself; a cycle means the lineage was recorded wrongly, and no license or "
+    "provenance can be inherited along it.",
+    "Fix the `base_models` entries named in the message so the lineage is a tree.",
+)
+LINEAGE_INCOMPLETE = _rule(
+    "WG617", "lineage-incomplete", "External base model is not pinned or has no license", M,
+    "An external base without a pinned revision and artifact digest could be any version; one without a "
+    "license gives derived artifacts nothing to inherit.",
+    "Give the external base a full `revision`, its `digest` (sha256:<hex>) and its SPDX `license`.",
+)
+EVAL_EVIDENCE_MISSING = _rule(
+    "WG618", "eval-evidence-missing", "Evaluation evidence the policy requires is missing", H,
+    "The policy requires evaluation evidence for this artifact class; without it nobody can show the "
+    "deployed version was evaluated.",
+    "Run the evaluation suite on this version, store the report in the artifact's mirror and reference it "
+    "under `eval_evidence` with its sha256.",
+)
+EVAL_EVIDENCE_UNVERIFIED = _rule(
+    "WG619", "eval-evidence-unverified", "Evaluation evidence could not be verified", H,
+    "The evidence file is missing, unreadable, too large, malformed, or its bytes differ from the sha256 in "
+    "the manifest: the evaluation it claims cannot be shown.",
+    "Store the exact evidence file in the artifact's mirror and pin its sha256.",
+)
+EVAL_EVIDENCE_DIGEST_MISMATCH = _rule(
+    "WG620", "eval-evidence-digest-mismatch", "Evaluation evidence is for another artifact digest", H,
+    "Evidence names the artifact digest it evaluated; evidence for another digest (often copied from a "
+    "previous version) says nothing about the bytes being deployed.",
+    "Evaluate this exact version and write its digest into the report's `artifact_digest` field.",
+)
+REGISTRY_ENTRY_MISSING = _rule(
+    "WG621", "registry-entry-missing", "Registry entry does not exist", H,
+    "The manifest claims the artifact is a model-registry entry that the registry does not hold, so the "
+    "promotion it records never happened there.",
+    "Register this version in the model registry, or correct `registry_entry.id`.",
+)
+REGISTRY_ENTRY_MISMATCH = _rule(
+    "WG622", "registry-entry-mismatch", "Registry entry carries another digest or stage", H,
+    "The registry entry the manifest names holds other bytes (or another stage) than the manifest says: what "
+    "the registry promoted is not what would be deployed.",
+    "Point the manifest at the registry entry of this exact version, or re-register it with this digest.",
+)
+REGISTRY_STAGE_INELIGIBLE = _rule(
+    "WG623", "registry-stage-ineligible", "Registry entry is not in a production-eligible stage", H,
+    "Only entries the registry has promoted to a production-eligible stage may be deployed; others were not "
+    "signed off there.",
+    "Promote the entry in the registry (through its own approval flow), then re-run the gate.",
+)
+REGISTRY_UNAVAILABLE = _rule(
+    "WG624", "registry-unavailable", "Model registry could not be read", H,
+    "The configured registry could not be read or parsed, so no registry entry could be checked; the gate "
+    "fails closed.",
+    "Fix the registry location in the policy (`registry.file`) or `--registry`, or the registry file itself.",
+)
+ROLLBACK_UNAPPROVED = _rule(
+    "WG625", "rollback-unapproved", "Rollback target has no approval bound to its own digest", H,
+    "A rollback is deployed in a hurry, without a new review; only a version approved as exactly those "
+    "bytes is safe to fall back to.",
+    "Record an approval of the rollback target naming its own artifact digest.",
+)
+ROLLBACK_UNVERIFIED = _rule(
+    "WG626", "rollback-unverified", "Rollback target's bytes failed verification", H,
+    "The rollback target's files are missing or differ from their pins; a rollback that cannot be deployed "
+    "is no rollback.",
+    "Restore the rollback target's approved files in the mirror (see its own findings).",
 )

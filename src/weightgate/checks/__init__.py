@@ -10,10 +10,11 @@ import datetime
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from weightgate.facts import ArtifactFacts
 from weightgate.findings import Finding, Location
+from weightgate.governance.facts import GovernanceFacts
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror import MirrorLocation
 from weightgate.policy import Policy
@@ -27,6 +28,7 @@ class CheckContext:
     facts: Mapping[str, ArtifactFacts]  # artifact id -> verified facts; empty when offline
     today: datetime.date
     offline: bool
+    governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
 
     def at(self, artifact: Artifact, *suffix: str | int) -> Location:
         """The manifest location of a field of an artifact."""

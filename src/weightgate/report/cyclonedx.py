@@ -29,6 +29,10 @@ from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
 from weightgate.facts import ArtifactFacts, FileFacts
+from weightgate.governance.deployment import environments_of, tier_of
+from weightgate.governance.facts import EvidenceFacts
+from weightgate.governance.inheritance import RestrictionIndex
+from weightgate.lineage import build_lineage
 from weightgate.manifest import Artifact, BaseModelRef, Manifest, Service
 from weightgate.report.interface import Report
 from weightgate.rules import DOCS_BASE
@@ -178,6 +182,7 @@ def _governance(artifact: Artifact, report: Report) -> dict[str, str | None]:
             "approver": approval.approver, "role": approval.role, "date": approval.date.isoformat(),
             "digest": approval.digest, "ticket": approval.ticket,
         }))
+    props.update(_evidence(artifact, report))
     waivers = dict.fromkeys(f.waived_by for f in report.findings if f.artifact_id == artifact.id and f.waived_by)
     for n, waiver in enumerate(waivers, 1):
         props.update(_numbered(f"waiver:{n}", {
@@ -185,6 +190,61 @@ def _governance(artifact: Artifact, report: Report) -> dict[str, str | None]:
             "approved-by": waiver.approved_by,
         }))
     return props
+
+
+def _evidence(artifact: Artifact, report: Report) -> dict[str, str | None]:
+    """Governance evidence as checked in this run: where the artifact runs, its source tier, its license
+    review and effective (inherited) restrictions, which approvals name the verified digest, what the eval
+    evidence file held, and what the registry holds for its entry."""
+    manifest = report.manifest
+    assert manifest is not None
+    governance = report.policy.governance
+    props: dict[str, str | None] = {
+        "environments": ", ".join(sorted(environments_of(manifest, artifact.id))) or None,
+        "source-tier": str(tier_of(governance, artifact)),
+    }
+    if artifact.license is not None:
+        restrictions = RestrictionIndex(build_lineage(manifest), governance.licenses).effective(artifact)
+        props["license-restrictions"] = ", ".join(sorted(r.value for r in restrictions)) or "none"
+        if (review := artifact.license.review) is not None:
+            props.update(_numbered("license-review", {"reviewer": review.reviewer, "date": review.date.isoformat(),
+                                                      "outcome": review.outcome, "record": review.record}))
+    facts = report.facts_for(artifact.id)
+    if facts is not None and facts.digest is not None:
+        for n, approval in enumerate(artifact.approvals, 1):
+            props[f"approval:{n}:matches-artifact-digest"] = str(approval.digest == facts.digest).lower()
+    props.update(_eval_evidence(report.governance.evidence.get(artifact.id)))
+    props.update(_registry_entry(artifact, report))
+    return props
+
+
+def _eval_evidence(evidence: EvidenceFacts | None) -> dict[str, str | None]:
+    if evidence is None:
+        return {}
+    return _numbered("eval-evidence", {
+        "status": evidence.status.value,
+        "sha256": evidence.sha256 if evidence.verified else None,  # only bytes read in this run
+        "matches-pin": str(evidence.matches_pin).lower() if evidence.verified else None,
+        "artifact-digest": evidence.named_digest,
+        "reason": evidence.reason or evidence.unbound_reason or None,
+    })
+
+
+def _registry_entry(artifact: Artifact, report: Report) -> dict[str, str | None]:
+    lookups = report.governance.registry
+    if artifact.registry_entry is None:
+        return {}
+    record = lookups.record(artifact.id)
+    if lookups.offline or lookups.uri is None:
+        status = "not-checked"
+    elif lookups.unavailable is not None:
+        status = "registry-unavailable"
+    else:
+        status = "found" if record is not None else "missing"
+    return _numbered("registry-entry", {
+        "lookup": status, "registry-uri": lookups.uri,
+        "registry-stage": record.stage if record else None, "registry-digest": record.digest if record else None,
+    })
 
 
 def _numbered(prefix: str, fields: dict[str, str | None]) -> dict[str, str | None]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from weightgate.facts import ArtifactFacts, FileFacts
 from weightgate.findings import Finding, Waiver
+from weightgate.governance.facts import GovernanceFacts
 from weightgate.manifest import Manifest
 from weightgate.policy import FailOn, Policy
 
@@ -28,6 +29,7 @@ class Report:
     facts: tuple[ArtifactFacts, ...] = ()  # one per artifact that was verified (empty when offline)
     scanned: tuple[FileFacts, ...] = ()  # files inspected by `scan`
     offline: bool = False
+    governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:

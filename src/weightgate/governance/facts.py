@@ -1,0 +1,53 @@
+"""Governance facts gathered by the gate before the checks run: eval evidence read from the mirror and
+registry entries looked up. Checks judge them; reporters (the ML-BOM) record them. Kept light: reporters
+import this module, so it must not pull in the format inspectors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from weightgate.facts import FileStatus
+from weightgate.formats import Format
+from weightgate.manifest import Manifest
+from weightgate.registry import RegistryLookups
+
+OFFLINE_REASON = "offline run: the evidence file was not fetched"
+
+
+@dataclass(frozen=True)
+class EvidenceFacts:
+    """What was found at an artifact's eval_evidence reference."""
+
+    artifact_id: str
+    path: str  # as the manifest writes it
+    uri: str
+    status: FileStatus
+    pinned_sha256: str
+    sha256: str = ""
+    size: int = 0
+    format: Format | None = None
+    named_digest: str | None = None  # the artifact digest the evidence says it evaluated
+    unbound_reason: str = ""  # why no digest could be read from it ("" when named_digest is set)
+    reason: str = ""  # why the file was not read
+
+    @property
+    def verified(self) -> bool:
+        return self.status is FileStatus.VERIFIED
+
+    @property
+    def matches_pin(self) -> bool:
+        return self.verified and self.sha256 == self.pinned_sha256.lower()
+
+
+def not_fetched(manifest: Manifest) -> dict[str, EvidenceFacts]:
+    """Offline: every evidence reference, recorded as not fetched (never as a pass)."""
+    return {a.id: EvidenceFacts(a.id, a.eval_evidence.path, a.eval_evidence.path, FileStatus.NOT_CHECKED,
+                                a.eval_evidence.sha256, reason=OFFLINE_REASON)
+            for a in manifest.artifacts if a.eval_evidence is not None}
+
+
+@dataclass(frozen=True)
+class GovernanceFacts:
+    evidence: Mapping[str, EvidenceFacts] = field(default_factory=dict)  # artifact id -> its eval evidence
+    registry: RegistryLookups = field(default_factory=RegistryLookups)
