@@ -9,6 +9,7 @@ from weightgate.checks import CheckContext
 from weightgate.facts import FileFacts
 from weightgate.findings import Finding, Location
 from weightgate.formats import Format, claimed_formats
+from weightgate.formats.pickle_allowlist import allowed_by_policy
 from weightgate.manifest import Artifact, PinnedFile
 from weightgate.policy import FormatAction
 from weightgate.rules import Severity
@@ -72,8 +73,11 @@ def content_issues(ctx: CheckContext) -> Iterator[Finding]:
     for artifact, pinned, facts in _verified_files(ctx):
         where = ctx.manifest.location(pinned.key)
         for issue in facts.issues:
+            if allowed_by_policy(issue, ctx.policy.pickle_allow_globals):
+                continue  # a pickle global the policy adds to the allowlist
             yield Finding(issue.rule, f"{pinned.path}: {issue.message}", where, artifact.id, pinned.path,
-                          severity_override=issue.severity_override, evidence=issue.evidence)
+                          severity_override=issue.severity_override, evidence=issue.evidence,
+                          confidence=issue.confidence)
 
 
 CHECKS = (format_policy, format_claims, content_issues)

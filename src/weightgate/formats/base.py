@@ -21,6 +21,7 @@ class Issue:
     message: str
     severity_override: Severity | None = None
     evidence: tuple[tuple[str, str], ...] = ()
+    confidence: str = "certain"  # or "heuristic": a reviewer weighs a pattern match differently from a parse
 
 
 @dataclass

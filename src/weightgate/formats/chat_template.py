@@ -1,0 +1,236 @@
+"""Chat templates (GGUF `tokenizer.chat_template`, `chat_template` in tokenizer configs) checked as code.
+
+A chat template is Jinja that serving stacks render on every request; rendered outside a sandbox (as
+llama-cpp-python did, CVE-2024-34359) a template that reaches Python object internals runs arbitrary code.
+The template is *parsed* with Jinja2's own parser (the engine Hugging Face renders with) and never
+rendered or compiled; the syntax tree is then searched for the constructs server-side template injection
+is built from. Real templates use loops, conditions, message fields, string methods and `namespace()`;
+none of them needs anything reported here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from weightgate.formats.base import Issue
+from weightgate.rules import TEMPLATE_INJECTION, TEMPLATE_UNCHECKED
+
+# Real templates are under 20 KB; parsing is linear, and this keeps a hostile one from costing seconds.
+MAX_TEMPLATE_CHECK_CHARS = 256 * 1024
+MAX_TEMPLATE_DETAIL_CHARS = 64 * 1024  # what the facts (and so the ML-BOM) keep of each template
+MAX_FOLDED_CHARS = 4096  # constant strings built in the template (`"__cla" ~ "ss__"`) are folded up to this
+MAX_ISSUES_PER_TEMPLATE = 20
+MAX_SHOWN_CHARS = 80
+
+# Attributes that lead from any object to code or frames. Everything starting with "_" is covered by the
+# prefix rule; these are the public names Jinja's sandbox also refuses (jinja2.sandbox UNSAFE_*), plus
+# `mro` and the string formatters, which reach attributes through a format spec ("{0.__class__}").
+UNSAFE_ATTRIBUTES = frozenset({
+    "mro", "format", "format_map",
+    "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "ag_code", "ag_frame", "ag_await",
+    "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "co_code",
+    "func_globals", "func_code", "im_func", "im_self", "im_class",
+})
+# Globals of Jinja (cycler, joiner, lipsum, namespace, and `self`, the template reference) and of Flask
+# (config, request, url_for, ...) whose `__init__.__globals__` or attributes are the classic SSTI entry points.
+# `namespace` is allowed only as a plain call: `{% set ns = namespace(found=false) %}` is in most templates.
+ENTRY_GLOBALS = frozenset({
+    "cycler", "joiner", "lipsum", "namespace", "self", "config", "request", "url_for", "get_flashed_messages",
+})
+CALLABLE_GLOBALS = frozenset({"namespace"})
+# Filters whose `attribute=` argument (or, for map/select/reject, a first argument naming the `attr` filter)
+# looks attributes up by a name given in the template.
+ATTRIBUTE_FILTERS = frozenset({"map", "select", "reject", "selectattr", "rejectattr", "sort", "groupby", "sum",
+                               "unique", "min", "max"})
+STRING_FORMATTERS = frozenset({"format", "format_map"})
+DUNDER = re.compile(r"__")
+
+
+Folded = dict[int, str | None]  # node id -> the constant string it evaluates to, if any
+
+
+@dataclass(frozen=True)
+class _Hit:
+    line: int
+    construct: str
+    message: str
+
+
+def template_issues(name: str, text: str) -> list[Issue]:
+    """Issues for one chat template: SSTI constructs (WG535), or why it could not be checked (WG536)."""
+    if len(text) > MAX_TEMPLATE_CHECK_CHARS:
+        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name} has {len(text)} characters, over the "
+                      f"{MAX_TEMPLATE_CHECK_CHARS}-character limit of the checker", evidence=(("template", name),))]
+    try:
+        tree = _parse(text)
+    except _Unparseable as exc:
+        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name} does not parse as Jinja: {exc}",
+                      evidence=(("template", name),))]
+    by_line: dict[int, dict[str, _Hit]] = {}
+    for hit in _hits(tree):
+        by_line.setdefault(hit.line, {}).setdefault(hit.construct, hit)  # each construct once per line
+    issues = [_line_issue(name, line, list(hits.values())) for line, hits in sorted(by_line.items())]
+    if len(issues) > MAX_ISSUES_PER_TEMPLATE:
+        more = len(issues) - MAX_ISSUES_PER_TEMPLATE
+        summary = Issue(TEMPLATE_INJECTION, f"chat template {name}: unsafe constructs on {more} more lines not "
+                        "listed", evidence=(("template", name),))
+        issues = [*issues[:MAX_ISSUES_PER_TEMPLATE], summary]
+    return issues
+
+
+def _line_issue(name: str, line: int, hits: list[_Hit]) -> Issue:
+    """One issue per template line: a payload such as `cycler.__init__.__globals__` is one finding."""
+    constructs = ",".join(h.construct for h in hits)
+    return Issue(TEMPLATE_INJECTION, f"chat template {name} line {line}: " + "; ".join(h.message for h in hits),
+                 evidence=(("template", name), ("line", str(line)), ("constructs", constructs)))
+
+
+def template_details(name: str, text: str) -> dict[str, str]:
+    """The facts recorded for a template (bounded), under the same names the GGUF inspector uses."""
+    details = {name: text[:MAX_TEMPLATE_DETAIL_CHARS]}
+    if len(text) > MAX_TEMPLATE_DETAIL_CHARS:
+        details[name + ".truncated"] = "true"
+    return details
+
+
+class _Unparseable(Exception):
+    pass
+
+
+def _parse(text: str) -> object:
+    # Imported here: only files that carry a template pay for Jinja, and the pre-commit path stays light.
+    try:
+        import jinja2
+        from jinja2 import nodes
+        from jinja2.ext import Extension, loopcontrols
+    except ImportError:  # an install without the dependency must not pass templates unchecked
+        raise _Unparseable("jinja2 is not installed, so the template cannot be parsed") from None
+
+    class GenerationTag(Extension):
+        """Parses Hugging Face's `{% generation %}...{% endgeneration %}` block (transformers registers it
+        when it renders); the body is kept so it is checked like the rest."""
+
+        tags = {"generation"}  # noqa: RUF012  (Jinja's own class attribute)
+
+        def parse(self, parser: jinja2.parser.Parser) -> list[nodes.Node]:
+            next(parser.stream)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+    env = jinja2.Environment(extensions=[loopcontrols, GenerationTag], autoescape=False)  # noqa: S701
+    try:
+        return env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _Unparseable(f"{exc.message} (line {exc.lineno})") from None
+    except RecursionError:
+        raise _Unparseable("nests too deeply") from None
+
+
+def _hits(tree: object) -> Iterator[_Hit]:
+    from jinja2 import nodes
+
+    assert isinstance(tree, nodes.Node)
+    # Iterative throughout: Jinja builds long `a ~ b ~ c ...` chains as deep trees without recursing, so a
+    # recursive walk here could exhaust the Python stack on a template that parsed fine.
+    order: list[tuple[nodes.Node, nodes.Node | None]] = []
+    stack: list[tuple[nodes.Node, nodes.Node | None]] = [(tree, None)]
+    while stack:
+        node, parent = stack.pop()
+        order.append((node, parent))
+        stack.extend(reversed([(child, node) for child in node.iter_child_nodes()]))  # source order
+    folded: dict[int, str | None] = {}
+    for node, _ in reversed(order):  # children before their parents
+        folded[id(node)] = _fold(node, folded)
+    for node, parent in order:
+        yield from _node_hits(node, parent, folded)
+
+
+def _node_hits(node: object, parent: object, folded: Folded) -> Iterator[_Hit]:
+    from jinja2 import nodes
+
+    assert isinstance(node, nodes.Node)
+    line = node.lineno
+    if isinstance(node, nodes.Getattr | nodes.NSRef) and node.attr in STRING_FORMATTERS:
+        yield _Hit(line, node.attr, f"uses `.{node.attr}`, which reaches attributes through format fields")
+    elif isinstance(node, nodes.Getattr | nodes.NSRef) and _unsafe_name(node.attr):
+        yield _Hit(line, node.attr, f"reaches `.{_shown(node.attr)}` (object internals)")
+    elif isinstance(node, nodes.Getitem):
+        key = folded.get(id(node.arg))
+        if key is not None and _unsafe_name(key):
+            yield _Hit(line, key, f"reaches `[{_shown(key)!r}]` (object internals through a subscript)")
+    elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name in ENTRY_GLOBALS:
+        plain_call = isinstance(parent, nodes.Call) and parent.node is node and node.name in CALLABLE_GLOBALS
+        if not plain_call:
+            yield _Hit(line, node.name, f"uses the global `{node.name}`, a classic template-injection entry point")
+    elif isinstance(node, nodes.Filter):
+        yield from _filter_hits(node, folded)
+    elif isinstance(node, nodes.Import | nodes.FromImport | nodes.Include | nodes.Extends):
+        tag = {"FromImport": "from-import"}.get(type(node).__name__, type(node).__name__.lower())
+        yield _Hit(line, tag, f"uses `{{% {tag} %}}`, which loads other templates")
+    elif isinstance(node, nodes.Keyword) and node.key.startswith("_"):
+        yield _Hit(line, node.key, f"passes the keyword `{_shown(node.key)}` (builds dunder names)")
+    else:
+        value = folded.get(id(node))
+        # Report the largest constant expression only, not each literal it is built from.
+        if value is not None and DUNDER.search(value) and folded.get(id(parent)) is None:
+            yield _Hit(line, value, f"builds the string {_shown(value)!r}, which names object internals")
+
+
+def _filter_hits(node: object, folded: Folded) -> Iterator[_Hit]:
+    from jinja2 import nodes
+
+    assert isinstance(node, nodes.Filter)
+    line = node.lineno
+    if node.name == "attr":
+        yield _Hit(line, "|attr", "uses the `attr` filter, which reads any attribute by name")
+        return
+    if node.name == "format" and "%c" in (folded.get(id(node.node)) or ""):
+        yield _Hit(line, "|format %c", "builds characters from their codes with `%c`")
+    if node.name not in ATTRIBUTE_FILTERS:
+        return
+    if node.name in ("map", "select", "reject") and node.args and folded.get(id(node.args[0])) == "attr":
+        yield _Hit(line, f"|{node.name}('attr')", f"applies the `attr` filter through `{node.name}`")
+    for keyword in node.kwargs:
+        if keyword.key != "attribute":
+            continue
+        path = folded.get(id(keyword.value))
+        if path is None:
+            yield _Hit(line, f"|{node.name}(attribute=?)", f"`{node.name}` looks up an attribute whose name is "
+                       "computed at render time")
+        elif any(_unsafe_name(part) for part in path.split(".")):
+            yield _Hit(line, path, f"`{node.name}` reaches the attribute {_shown(path)!r}")
+
+
+def _fold(node: object, folded: Folded) -> str | None:
+    """The value of a constant string expression (literals joined with `~` or `+`, or repeated with `*`),
+    from its children's values, or None. Folding is done here, bounded, never by Jinja: its own constant
+    folding would evaluate `9**9**9`."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, nodes.Concat):
+        parts = [folded.get(id(part)) for part in node.nodes]
+        return _bounded("".join(p for p in parts if p is not None)) if None not in parts else None
+    if isinstance(node, nodes.Add):
+        left, right = folded.get(id(node.left)), folded.get(id(node.right))
+        return _bounded(left + right) if left is not None and right is not None else None
+    if isinstance(node, nodes.Mul):
+        for text_node, count_node in ((node.left, node.right), (node.right, node.left)):
+            text = folded.get(id(text_node))
+            if text is not None and isinstance(count_node, nodes.Const) and isinstance(count_node.value, int):
+                return _bounded(text * max(0, min(count_node.value, MAX_FOLDED_CHARS // max(1, len(text)) + 1)))
+    return None
+
+
+def _bounded(text: str) -> str:
+    return text[:MAX_FOLDED_CHARS]
+
+
+def _unsafe_name(name: str) -> bool:
+    return name.startswith("_") or name in UNSAFE_ATTRIBUTES
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…"

@@ -1,0 +1,164 @@
+"""`weightgate scan PATH...`: the content inspectors on files and folders, without a manifest.
+
+Each path given is one *group*: a folder (walked recursively) or a single file. Files are read through the
+same local mirror and streaming verify pass as `check` (one read per file, in parallel; a symlink leading
+out of its group's folder, a FIFO or a device is a finding and is never opened), and judged by the same
+format policy and inspectors. Findings are located at the scanned file, line 1.
+
+A group has an artifact digest, computed exactly as for a manifest artifact whose mirror is that folder
+(for a single file: its folder holding only that file), so a policy waiver written for `check` clears the
+same finding in `scan`, and custom loading code (WG530) is judged per group.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from weightgate import __version__, rules
+from weightgate.checks.custom_code import custom_code_finding, find_custom_code
+from weightgate.checks.formats import judge_extension, judge_format
+from weightgate.errors import InputFileError
+from weightgate.facts import FileFacts, FileStatus
+from weightgate.findings import Finding, Location, sort_key
+from weightgate.gate import apply_waivers
+from weightgate.manifest import PinnedFile
+from weightgate.mirror.base import MirrorUnavailable
+from weightgate.mirror.local import LocalMirror
+from weightgate.policy import FailOn, Policy, load_policy
+from weightgate.report.interface import Report
+from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
+
+MAX_SCAN_FILES = 200_000
+# Version-control metadata is not part of a model and would be read twice (git objects hold every file).
+SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn"})
+
+_STATUS_RULES = {FileStatus.ESCAPED: rules.PATH_ESCAPE}  # every other unread status: FILE_UNREADABLE
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    paths: tuple[Path, ...]
+    policy: Path | None = None
+    fail_on: FailOn | None = None  # None: the policy's
+    workers: int = DEFAULT_WORKERS
+    today: datetime.date | None = None
+    timestamp: datetime.datetime | None = None
+    source_root: Path = field(default_factory=Path.cwd)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One path given on the command line: the folder its files are read from, and those files."""
+
+    label: str  # the path as given: how the report names the group
+    root: Path  # the folder the mirror is opened on
+    files: tuple[str, ...]  # paths relative to root, sorted
+    single: bool = False  # a file given by itself
+
+    def display(self, relative: str) -> str:
+        """How the report names one of the group's files: the path as the user would type it."""
+        if self.single:
+            return self.label
+        return relative if self.label in (".", "./") else f"{self.label.rstrip('/')}/{relative}"
+
+
+def run_scan(options: ScanOptions) -> Report:
+    """Scan files and folders; raises InputFileError for a path that does not exist (a usage error)."""
+    policy = load_policy(options.policy)
+    timestamp = options.timestamp or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    groups = [_group(path) for path in options.paths]
+    if sum(len(g.files) for g in groups) > MAX_SCAN_FILES:
+        raise InputFileError(f"more than {MAX_SCAN_FILES} files to scan", hint="scan narrower folders")
+    results = verify_artifacts([_job(g) for g in groups], options.workers)
+    findings: list[Finding] = []
+    scanned: list[FileFacts] = []
+    digests: dict[str, str] = {}
+    for group, artifact in zip(groups, results, strict=True):
+        files = [replace(f, path=group.display(f.path)) for f in artifact.files]
+        digest = artifact.digest
+        group_findings = [*(finding for f in files for finding in _file_findings(f, policy)),
+                          *_custom_code(group, artifact.files)]
+        if digest is not None:
+            digests.update({f.path: digest for f in files} | {group.label: digest})
+            group_findings = [replace(f, evidence=(*f.evidence, ("artifact_digest", digest))) for f in group_findings]
+        findings += group_findings
+        scanned += files
+    findings = apply_waivers(findings, policy, digests, options.today or timestamp.date())
+    return Report(
+        tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
+        findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
+        scanned=tuple(scanned),
+    )
+
+
+def _group(path: Path) -> _Group:
+    try:
+        mode = path.lstat().st_mode
+    except OSError as exc:
+        raise InputFileError(f"cannot scan {path}: {exc.strerror or exc}",
+                             hint="pass existing files or folders") from None
+    if stat.S_ISDIR(mode):
+        return _Group(str(path), path, tuple(_walk(path)))
+    # A single file, a symlink, a FIFO...: its folder is the mirror, so a symlink out of it is never followed
+    # and anything that is not a regular file is reported rather than opened.
+    return _Group(str(path), path.parent, (path.name,), single=True)
+
+
+def _walk(root: Path) -> Iterator[str]:
+    """Every non-directory entry under root, relative and sorted; symlinked folders are not entered (one
+    inside root is walked through its real path anyway; one leading out is reported like a file)."""
+    found: list[str] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        with os.scandir(root / folder if folder else root) as entries:
+            for entry in entries:
+                relative = f"{folder}/{entry.name}" if folder else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIPPED_DIRECTORIES:
+                        pending.append(relative)
+                elif not (entry.is_symlink() and _is_inner_directory(root, relative)):
+                    found.append(relative)
+                if len(found) > MAX_SCAN_FILES:
+                    raise InputFileError(f"more than {MAX_SCAN_FILES} files under {root}", hint="scan narrower "
+                                         "folders")
+    yield from sorted(found)
+
+
+def _is_inner_directory(root: Path, relative: str) -> bool:
+    real, top = Path(os.path.realpath(root / relative)), Path(os.path.realpath(root))
+    return real.is_dir() and (real == top or top in real.parents)
+
+
+def _job(group: _Group) -> VerifyJob:
+    pinned = tuple(PinnedFile(path, None, None, None, ()) for path in group.files)
+    try:
+        mirror = LocalMirror(group.root)
+        return VerifyJob(group.label, mirror.uri, mirror, pinned)
+    except MirrorUnavailable as exc:
+        return VerifyJob(group.label, group.label, None, pinned, unavailable_reason=str(exc))
+
+
+def _file_findings(facts: FileFacts, policy: Policy) -> Iterator[Finding]:
+    where = Location(facts.path, 1)
+    if not facts.verified or facts.format is None:
+        rule = _STATUS_RULES.get(facts.status, rules.FILE_UNREADABLE)
+        yield Finding(rule, f"{facts.path}: {facts.reason or facts.status.value}", where, facts.path, facts.path)
+        return
+    yield from judge_format(facts.format, policy.format_action(facts.format), where, facts.path, facts.path)
+    yield from judge_extension(facts.path, facts.format, where, facts.path)
+    for issue in facts.issues:
+        yield Finding(issue.rule, f"{facts.path}: {issue.message}", where, facts.path, facts.path,
+                      severity_override=issue.severity_override, evidence=issue.evidence,
+                      confidence=issue.confidence)
+
+
+def _custom_code(group: _Group, files: tuple[FileFacts, ...]) -> Iterator[Finding]:
+    found = find_custom_code(group.files, [f for f in files if f.verified])
+    if found is not None:
+        yield custom_code_finding(found, Location(group.display(found.first_path), 1), group.label)

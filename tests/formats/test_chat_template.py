@@ -1,0 +1,234 @@
+"""WG535/WG536: chat templates are code. Classic SSTI payloads fire; real-world templates do not.
+
+Payloads follow the public Jinja SSTI write-ups and the GGUF chat-template attack on llama-cpp-python
+(CVE-2024-34359 / GHSA-56xg-wfcc-g829), which rendered `tokenizer.chat_template` without a sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from weightgate.formats import Format
+from weightgate.formats.chat_template import MAX_TEMPLATE_CHECK_CHARS, template_issues
+from weightgate.rules import TEMPLATE_INJECTION, TEMPLATE_UNCHECKED
+
+from .feeding import inspect_all_chunkings, inspect_bytes
+from .samples import GGUF_STRING, gguf_file, gguf_kv, gguf_string
+
+# --- real-world templates (near misses: none of them may fire) ---------------------------------------------
+
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>'"
+    " + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+LLAMA3 = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' "
+    "+ message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 "
+    "== 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt "
+    "%}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
+)
+# Tool calling, namespace(), string methods, slices and raise_exception, as in Llama 3.1 / Qwen 2.5 / Qwen 3.
+TOOLS = """{{- bos_token }}
+{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}
+{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content']|trim %}
+    {%- set messages = messages[1:] %}
+{%- else %}
+    {%- set system_message = "" %}
+{%- endif %}
+{%- if tools is not none %}
+    {{- "Tools:\\n" }}
+    {%- for t in tools %}{{- t | tojson(indent=4) }}{{- "\\n\\n" }}{%- endfor %}
+{%- endif %}
+{%- for message in messages[::-1] %}
+    {%- set index = (messages|length - 1) - loop.index0 %}
+    {%- if ns.multi_step_tool and message.role == "user" and message.content is string
+        and not(message.content.startswith('<tool_response>') and message.content.endswith('</tool_response>')) %}
+        {%- set ns.multi_step_tool = false %}
+        {%- set ns.last_query_index = index %}
+    {%- endif %}
+{%- endfor %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}
+    {%- elif message.role == "assistant" %}
+        {%- set content = message.content.split('</think>')[-1].lstrip('\\n') %}
+        {%- if message.tool_calls %}
+            {%- for tool_call in message.tool_calls %}
+                {%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}
+                {{- '{"name": "' + tool_call.name + '", "arguments": ' + tool_call.arguments | tojson + '}' }}
+            {%- endfor %}
+        {%- endif %}
+        {%- generation %}{{- content }}{%- endgeneration %}
+    {%- elif loop.index0 > 0 and messages[loop.index0 - 1].role != "tool" %}
+        {{- raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+    {%- endif %}
+    {%- if loop.last and message.role == "tool" %}{% break %}{% endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}
+"""
+GEMMA = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}{% for message in messages %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}"
+    "{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\\n' + message['content']"
+    " | trim + '<end_of_turn>\\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\\n'}}"
+    "{% endif %}"
+)
+
+
+@pytest.mark.parametrize("template", [CHATML, LLAMA3, TOOLS, GEMMA], ids=["chatml", "llama3", "tools", "gemma"])
+def test_real_world_templates_pass(template: str) -> None:
+    assert template_issues("chat_template", template) == []
+
+
+# --- payloads ------------------------------------------------------------------------------------------------
+
+PAYLOADS = [
+    ("mro-subclasses", "{{ ''.__class__.__mro__[1].__subclasses__() }}", "__class__"),
+    ("cycler-globals", "{{ cycler.__init__.__globals__.os.popen('id').read() }}", "__globals__"),
+    ("joiner", "{{ joiner.__init__.__globals__ }}", "joiner"),
+    ("lipsum", "{{ lipsum.__globals__['os'].popen('id').read() }}", "lipsum"),
+    ("namespace-internals", "{{ namespace.__init__.__globals__ }}", "namespace"),
+    ("self", "{{ self._TemplateReference__context }}", "self"),
+    ("flask-config", "{{ config.items() }}", "config"),
+    ("request", "{{ request.application }}", "request"),
+    ("url-for", "{{ url_for.__globals__ }}", "url_for"),
+    ("attr-filter", "{{ x|attr('__class__') }}", "|attr"),
+    ("subscript", "{{ x['__class__'] }}", "__class__"),
+    ("built-subscript", "{{ x['__cla' ~ 'ss__'] }}", "__class__"),
+    ("repeated-underscores", "{% set u = '_' * 2 %}{{ x[u ~ 'class' ~ u] }}", "__"),
+    ("format-method", "{{ '{0.__class__}'.format(x) }}", "format"),
+    ("format-map", "{{ s.format_map(x) }}", "format_map"),
+    ("char-codes", "{{ '%c%c'|format(95, 95) }}", "|format %c"),
+    ("map-attribute", "{{ xs|map(attribute='__class__')|list }}", "__class__"),
+    ("map-attr-filter", "{{ xs|map('attr', 'y')|list }}", "|map('attr')"),
+    ("dunder-keyword", "{{ dict(__class__=1) }}", "__class__"),
+    ("namespace-attr", "{% set ns = namespace() %}{% set ns.__dict__ = 1 %}", "__dict__"),
+    ("frame", "{{ gen.gi_frame.f_globals }}", "gi_frame"),
+    ("include", "{% include 'other.j2' %}", "include"),
+    ("import", "{% import 'macros.j2' as m %}", "import"),
+    ("from-import", "{% from 'macros.j2' import m %}", "from-import"),
+    ("extends", "{% extends 'base.j2' %}", "extends"),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "construct"), PAYLOADS, ids=[p[0] for p in PAYLOADS])
+def test_ssti_payloads_fire(name: str, template: str, construct: str) -> None:
+    [issue] = template_issues("chat_template", template)
+    assert issue.rule is TEMPLATE_INJECTION
+    assert construct in dict(issue.evidence)["constructs"].split(",")
+
+
+def test_loop_variables_named_like_flask_helpers_are_not_globals() -> None:
+    assert template_issues("t", "{% for g in groups %}{{ g.name }}{% endfor %}{{ session_id }}") == []
+
+
+def test_namespace_call_is_allowed_but_its_internals_are_not() -> None:
+    assert template_issues("t", "{% set ns = namespace(a=1) %}{{ ns.a }}") == []
+    assert template_issues("t", "{% set n = namespace %}")  # passed around instead of called
+
+
+def test_one_issue_per_line_naming_template_line_and_constructs() -> None:
+    issues = template_issues("chat_template.tool_use", "hello\n{{ cycler.__init__.__globals__ }}\n{{ x|attr('y') }}")
+    assert [dict(i.evidence)["line"] for i in issues] == ["2", "3"]
+    assert issues[0].message.startswith("chat template chat_template.tool_use line 2:")
+    assert dict(issues[0].evidence)["constructs"] == "__globals__,__init__,cycler"
+
+
+def test_constructs_on_many_lines_are_capped() -> None:
+    issues = template_issues("t", "\n".join("{{ x.__class__ }}" for _ in range(30)))
+    assert len(issues) == 21 and "10 more lines" in issues[-1].message
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [("{% for m in messages %}", "does not parse"), ("{{ x }", "does not parse"),
+     ("{% do x.append(1) %}", "does not parse"),  # the `do` extension is not enabled by Hugging Face either
+     ("x" * (MAX_TEMPLATE_CHECK_CHARS + 1), "limit")],
+)
+def test_unparseable_or_oversized_template_fails_closed(template: str, expected: str) -> None:
+    [issue] = template_issues("chat_template", template)
+    assert issue.rule is TEMPLATE_UNCHECKED and expected in issue.message
+
+
+def test_deep_expression_chains_do_not_break_the_checker() -> None:
+    chain = "{{ " + " ~ ".join(["'a'"] * 20_000) + " }}"
+    assert template_issues("t", chain) == []
+    nested = "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"
+    assert [i.rule for i in template_issues("t", nested)] == [TEMPLATE_UNCHECKED]
+
+
+# --- where templates come from: GGUF metadata and tokenizer_config.json ---------------------------------------
+
+
+def _gguf_with_template(key: str, template: str) -> bytes:
+    return gguf_file(kv=[gguf_kv("general.architecture", GGUF_STRING, gguf_string("llama")),
+                         gguf_kv(key, GGUF_STRING, gguf_string(template))])
+
+
+def test_gguf_template_injection_is_reported_and_recorded() -> None:
+    payload = "{{ cycler.__init__.__globals__.os.popen('touch /tmp/pwned').read() }}"
+    result = inspect_all_chunkings(_gguf_with_template("tokenizer.chat_template", payload))
+    assert result.format is Format.GGUF
+    assert {i.rule for i in result.issues} == {TEMPLATE_INJECTION}
+    assert "tokenizer.chat_template" in result.issues[0].message
+    assert result.details["chat_template"] == payload  # the template is a fact for the ML-BOM
+
+
+def test_gguf_named_template_is_checked_too() -> None:
+    result = inspect_bytes(_gguf_with_template("tokenizer.chat_template.tool_use", "{{ x|attr('y') }}"))
+    assert [i.rule for i in result.issues] == [TEMPLATE_INJECTION]
+
+
+def test_gguf_real_template_passes() -> None:
+    result = inspect_all_chunkings(_gguf_with_template("tokenizer.chat_template", LLAMA3))
+    assert result.issues == []
+    assert result.details["has_chat_template"] == "true"
+
+
+def test_gguf_template_longer_than_the_recorded_fact_is_still_checked_whole() -> None:
+    payload = "x" * 70_000 + "{{ ''.__class__ }}"  # past the 64 KiB kept in the facts
+    result = inspect_bytes(_gguf_with_template("tokenizer.chat_template", payload))
+    assert [i.rule for i in result.issues] == [TEMPLATE_INJECTION]
+    assert result.details["chat_template.truncated"] == "true"
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, indent=2).encode()
+
+
+def test_tokenizer_config_template_is_checked_and_recorded() -> None:
+    config = {"bos_token": "<s>", "chat_template": "{{ lipsum.__globals__ }}", "model_max_length": 4096}
+    result = inspect_all_chunkings(_json(config))
+    assert result.format is Format.JSON
+    assert {i.rule for i in result.issues} == {TEMPLATE_INJECTION}
+    assert result.details["chat_template"] == config["chat_template"]
+
+
+def test_tokenizer_config_named_templates() -> None:
+    config = {"chat_template": [{"name": "default", "template": CHATML},
+                                {"name": "tool_use", "template": "{% include 'x' %}"}]}
+    result = inspect_bytes(_json(config))
+    assert [dict(i.evidence)["template"] for i in result.issues] == ["chat_template.tool_use"]
+    assert result.details["chat_template"] == CHATML
+    assert "chat_template.tool_use" in result.details
+
+
+def test_tokenizer_config_with_real_template_passes() -> None:
+    result = inspect_bytes(_json({"chat_template": TOOLS, "eos_token": "<|im_end|>"}))
+    assert result.issues == []
+    assert result.details["has_chat_template"] == "true"
+
+
+@pytest.mark.parametrize("value", [{"default": "{{ x }}"}, 42, [{"name": "a"}]])
+def test_tokenizer_config_template_of_unknown_shape_fails_closed(value: object) -> None:
+    result = inspect_bytes(_json({"chat_template": value}))
+    assert [i.rule for i in result.issues] == [TEMPLATE_UNCHECKED]
+
+
+def test_json_without_template_has_no_template_facts() -> None:
+    result = inspect_bytes(_json({"architectures": ["LlamaForCausalLM"], "template": "{{ x.__class__ }}"}))
+    assert result.issues == []
+    assert "has_chat_template" not in result.details
