@@ -214,3 +214,19 @@ def test_scanning_imports_no_model_library(tmp_path, module):
     code = (f"import sys; from weightgate.cli import main; main(['scan', {str(root)!r}, '-q']); "
             f"sys.exit(1 if {module!r} in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_scan_honours_the_policy_pickle_allowlist(tmp_path):
+    """A global the policy adds to the pickle allowlist is accepted by scan as by check."""
+    import pickle
+
+    from weightgate.cli import main
+
+    data = pickle.dumps(__import__("fractions").Fraction(1, 3), protocol=2)
+    (tmp_path / "m.pkl").write_bytes(data)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("apiVersion: weightgate.dev/v1\nkind: Policy\nformats: {pickle: permitted}\n")
+    assert main(["scan", str(tmp_path / "m.pkl"), "--policy", str(policy), "-q"]) == 1
+    policy.write_text("apiVersion: weightgate.dev/v1\nkind: Policy\nformats: {pickle: permitted}\n"
+                      "pickle: {allow_globals: [fractions.Fraction]}\n")
+    assert main(["scan", str(tmp_path / "m.pkl"), "--policy", str(policy), "-q"]) == 0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from weightgate import __version__, rules
 from weightgate.checks.custom_code import custom_code_finding, find_custom_code
-from weightgate.checks.formats import judge_extension, judge_format
+from weightgate.checks.formats import issue_findings, judge_extension, judge_format
 from weightgate.errors import InputFileError
 from weightgate.facts import FileFacts, FileStatus
 from weightgate.findings import Finding, Location, sort_key
@@ -152,10 +152,7 @@ def _file_findings(facts: FileFacts, policy: Policy) -> Iterator[Finding]:
         return
     yield from judge_format(facts.format, policy.format_action(facts.format), where, facts.path, facts.path)
     yield from judge_extension(facts.path, facts.format, where, facts.path)
-    for issue in facts.issues:
-        yield Finding(issue.rule, f"{facts.path}: {issue.message}", where, facts.path, facts.path,
-                      severity_override=issue.severity_override, evidence=issue.evidence,
-                      confidence=issue.confidence)
+    yield from issue_findings(facts.issues, policy, where, facts.path, facts.path)
 
 
 def _custom_code(group: _Group, files: tuple[FileFacts, ...]) -> Iterator[Finding]:

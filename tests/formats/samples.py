@@ -222,3 +222,35 @@ def joblib_pickle() -> bytes:
         + b"\x8c" + bytes([len(name)]) + name + b"\x94"
         + b"\x93\x94)\x81\x94."  # STACK_GLOBAL, MEMOIZE, EMPTY_TUPLE, NEWOBJ, MEMOIZE, STOP
     )
+
+
+# --- legacy PyTorch tar checkpoints (torch <= 0.3 `_save` through tarfile) ----------------------------------
+
+
+def _storage_record(key: str, storage_class: str, protocol: int = 2) -> bytes:
+    """The pickle of one `(key, location, storage_type)` record: the storage class is a GLOBAL, which the
+    pickle module can only write for importable classes, so the opcodes are written by hand."""
+    def text(value: str) -> bytes:
+        raw = value.encode()
+        return b"X" + struct.pack("<I", len(raw)) + raw
+
+    return (b"\x80" + bytes([protocol]) + text(key) + text("cpu") + b"ctorch\n" + storage_class.encode() + b"\n"
+            + b"\x87.")  # TUPLE3, STOP
+
+
+def legacy_torch_tar() -> bytes:
+    """The layout torch's legacy tar loader reads: `storages` and `tensors` interleave record pickles with
+    raw data (element counts, bytes, tensor geometry), `pickle` refers to tensors by persistent id."""
+    floats = struct.pack("<4f", 1, 2, 3, 4)
+    storages = (pickle.dumps(1, protocol=2) + _storage_record("0", "FloatStorage") + struct.pack("<q", 4) + floats
+                + pickle.dumps([], protocol=2))  # storage views
+    tensor_record = (b"\x80\x02X\x01\x00\x00\x00tX\x01\x00\x00\x000ctorch\nFloatTensor\n\x87.")
+    geometry = struct.pack("<ii", 1, 0) + struct.pack("<q", 4) + struct.pack("<q", 1) + struct.pack("<q", 0)
+    tensors = pickle.dumps(1, protocol=2) + tensor_record + geometry
+    root = b"\x80\x02}q\x00X\x01\x00\x00\x00wq\x01X\x01\x00\x00\x00tq\x02Qs."  # {"w": persistent_load("t")}
+    return tar_of({
+        "sys_info": pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2),
+        "pickle": root,
+        "storages": storages,
+        "tensors": tensors,
+    })

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.facts import FileFacts
 from weightgate.findings import Finding, Location
 from weightgate.formats import Format, claimed_formats
+from weightgate.formats.base import Issue
 from weightgate.formats.pickle_allowlist import allowed_by_policy
 from weightgate.manifest import Artifact, PinnedFile
-from weightgate.policy import FormatAction
+from weightgate.policy import FormatAction, Policy
 from weightgate.rules import Severity
 
 
@@ -71,13 +72,20 @@ def judge_extension(path: str, fmt: Format, where: Location, artifact_id: str) -
 
 def content_issues(ctx: CheckContext) -> Iterator[Finding]:
     for artifact, pinned, facts in _verified_files(ctx):
-        where = ctx.manifest.location(pinned.key)
-        for issue in facts.issues:
-            if allowed_by_policy(issue, ctx.policy.pickle_allow_globals):
-                continue  # a pickle global the policy adds to the allowlist
-            yield Finding(issue.rule, f"{pinned.path}: {issue.message}", where, artifact.id, pinned.path,
-                          severity_override=issue.severity_override, evidence=issue.evidence,
-                          confidence=issue.confidence)
+        yield from issue_findings(facts.issues, ctx.policy, ctx.manifest.location(pinned.key), artifact.id,
+                                  pinned.path)
+
+
+def issue_findings(issues: Iterable[Issue], policy: Policy, where: Location, artifact_id: str,
+                   path: str) -> Iterator[Finding]:
+    """Inspector issues as located findings, less pickle globals the policy adds to the allowlist; shared
+    with `scan`."""
+    for issue in issues:
+        if allowed_by_policy(issue, policy.pickle_allow_globals):
+            continue
+        yield Finding(issue.rule, f"{path}: {issue.message}", where, artifact_id, path,
+                      severity_override=issue.severity_override, evidence=issue.evidence,
+                      confidence=issue.confidence)
 
 
 CHECKS = (format_policy, format_claims, content_issues)

@@ -11,6 +11,7 @@ import json
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Issue
+from weightgate.formats.hfconfig import config_facts
 from weightgate.rules import MALFORMED_FILE
 
 MAX_JSON_BYTES = 32 * 1024 * 1024
@@ -64,6 +65,10 @@ class JsonInspector:
         except RecursionError:
             return _malformed(inspection, "JSON nests too deeply to validate")
         inspection.details.update(_json_details(value))
+        # Chat templates (checked as code) and custom-code keys of Hugging Face configs: see hfconfig.
+        config_details, config_issues = config_facts(value)
+        inspection.details.update(config_details)
+        inspection.issues.extend(config_issues)
         return inspection
 
 

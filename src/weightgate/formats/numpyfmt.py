@@ -1,7 +1,8 @@
 """NumPy .npy files: the header dict (dtype, shape, order) and whether the data size matches it.
 
 The header is a Python dict literal; `ast.literal_eval` parses literals only and never evaluates code.
-An object dtype means the data section is a pickle; that is recorded as a fact for the policy to judge.
+An object dtype means the data section is a pickle (`numpy.load(allow_pickle=True)` unpickles it): it is
+recorded as a fact, and the pickle is walked like any other, its globals judged against the allowlist.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import math
 import re
 
 from weightgate.formats import Format
-from weightgate.formats.base import Inspection, Issue
+from weightgate.formats.base import Inspection, Inspector, Issue
+from weightgate.formats.members import NestedResults, Nesting
+from weightgate.formats.picklefmt import PickleInspector
 from weightgate.rules import MALFORMED_FILE
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -26,21 +29,34 @@ _SIMPLE_DESCR = re.compile(r"[<>|=]?([?biufcmMSUVO])(\d*)(\[\w+\])?")
 
 
 class NpyInspector:
-    """Collects the bounded header, counts the data bytes, and judges both at the end."""
+    """Collects the bounded header, counts the data bytes, and judges both at the end. The data of an object
+    array goes to the pickle walker as it passes."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, nesting: Nesting) -> None:
         self._prefix = bytearray()
         self._total = 0
+        self._nesting = nesting
+        self._pickle: Inspector | None = None
+        self._header_seen = False
 
     def feed(self, chunk: memoryview) -> None:
         self._total += len(chunk)
         view = chunk
-        while view:
+        while view and not self._header_seen:
             missing = self._wanted() - len(self._prefix)
             if missing <= 0:
-                return
+                self._on_header()
+                break
             self._prefix += view[:missing]
             view = view[missing:]
+        if view and self._pickle is not None:
+            self._pickle.feed(view)
+
+    def _on_header(self) -> None:
+        """Once the header is complete: an object array's data section is a pickle to walk."""
+        self._header_seen = True
+        if inspect_npy(bytes(self._prefix), -1).details.get("object_dtype") == "true":
+            self._pickle = PickleInspector(Format.PICKLE, self._nesting.child("object array data", "npy"))
 
     def _wanted(self) -> int:
         """How many leading bytes the header needs, as far as the bytes so far tell."""
@@ -54,7 +70,16 @@ class NpyInspector:
         return PREAMBLE_BYTES + width + (length if length <= MAX_HEADER_BYTES else 0)
 
     def finish(self) -> Inspection:
-        return inspect_npy(bytes(self._prefix), self._total)
+        if not self._header_seen and self._wanted() <= len(self._prefix):
+            self._on_header()
+        inspection = inspect_npy(bytes(self._prefix), self._total)
+        if self._pickle is not None:
+            nested = NestedResults("object array data")
+            walked = self._pickle.finish()
+            nested.add(None, walked)
+            inspection.issues += nested.all_issues()
+            inspection.details.update({k: v for k, v in walked.details.items() if k not in inspection.details})
+        return inspection
 
 
 def inspect_npy(prefix: bytes, total: int) -> Inspection:

@@ -1,7 +1,9 @@
 """The one inspector the verify pass feeds every byte of a file to.
 
 It buffers the first HEAD_BYTES, detects the coarse format from them, then hands the head and every later
-chunk to that format's family inspector, whose verdict (with the refined format) is the result.
+chunk to that format's family inspector, whose verdict (with the refined format) is the result. Archive and
+compressed-stream inspectors open one of these per member (`members.Nesting`), so nested content is sniffed
+and inspected the same way, with depth and expansion bounded.
 """
 
 from __future__ import annotations
@@ -10,28 +12,34 @@ from typing import NoReturn
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Inspector
+from weightgate.formats.compressed import CompressedInspector
 from weightgate.formats.detect import HEAD_BYTES, detect_head, inner_format
 from weightgate.formats.gguf import GgufInspector
-from weightgate.formats.hdf5 import hdf5_facts
+from weightgate.formats.hdf5 import Hdf5Inspector
 from weightgate.formats.headfacts import HeadFactsInspector, no_facts, unknown_facts
 from weightgate.formats.jsontext import JsonInspector, TextInspector
+from weightgate.formats.members import CONTAINER_FORMATS, DepthLimitInspector, Nesting
 from weightgate.formats.numpyfmt import NpyInspector
+from weightgate.formats.onnxmodel import OnnxInspector
 from weightgate.formats.parquet import ParquetInspector
-from weightgate.formats.picklefmt import pickle_facts
+from weightgate.formats.picklefmt import PickleInspector
 from weightgate.formats.protobuf import protobuf_facts
 from weightgate.formats.safetensors_header import SafetensorsInspector
 from weightgate.formats.tarfmt import TarInspector
+from weightgate.formats.tfgraph import SavedModelInspector
 from weightgate.formats.zipfmt import ZipInspector
 
 
-def new_inspector(size: int) -> Inspector:
-    """An inspector for one file of `size` bytes (negative when unknown); feed it every byte, in order."""
-    return _SniffingInspector(size)
+def new_inspector(size: int, nesting: Nesting | None = None) -> Inspector:
+    """An inspector for one file of `size` bytes (negative when unknown); feed it every byte, in order.
+    `nesting` says where it sits when it inspects an archive member (None: a top-level file)."""
+    return _SniffingInspector(size, nesting or Nesting(new_inspector))
 
 
 class _SniffingInspector:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, nesting: Nesting) -> None:
         self._size = size
+        self._nesting = nesting
         self._head = bytearray()
         self._family: Inspector | None = None
 
@@ -49,7 +57,7 @@ class _SniffingInspector:
     def _start(self, size: int) -> Inspector:
         head = bytes(self._head)
         self._head = bytearray()
-        family = family_inspector(detect_head(head, size), size)
+        family = family_inspector(detect_head(head, size), size, self._nesting)
         family.feed(memoryview(head))
         self._family = family
         return family
@@ -60,19 +68,22 @@ class _SniffingInspector:
         return family.finish()
 
 
-def family_inspector(fmt: Format, size: int) -> Inspector:
+def family_inspector(fmt: Format, size: int, nesting: Nesting | None = None) -> Inspector:
     """The inspector for a detected format's family (exhaustive: a new Format must be wired here)."""
+    nesting = nesting or Nesting(new_inspector)
+    if fmt in CONTAINER_FORMATS and nesting.too_deep:
+        return DepthLimitInspector(fmt, nesting)
     match fmt:
         case Format.ZIP | Format.PYTORCH_ZIP | Format.KERAS_V3 | Format.NUMPY_NPZ:
-            return ZipInspector(size)
+            return ZipInspector(nesting)
         case Format.TAR | Format.PYTORCH_TAR:
-            return TarInspector(size)
+            return TarInspector(nesting)
         case Format.SAFETENSORS:
             return SafetensorsInspector(size)
         case Format.GGUF:
             return GgufInspector(size)
         case Format.NUMPY:
-            return NpyInspector(size)
+            return NpyInspector(nesting)
         case Format.JSON | Format.JSONL:
             return JsonInspector(size)
         case Format.PARQUET:
@@ -80,12 +91,18 @@ def family_inspector(fmt: Format, size: int) -> Inspector:
         case Format.TEXT:
             return TextInspector(size)
         case Format.PICKLE | Format.JOBLIB:
-            return HeadFactsInspector(fmt, pickle_facts)
-        case Format.ONNX | Format.TF_SAVEDMODEL | Format.SENTENCEPIECE:
+            return PickleInspector(fmt, nesting)
+        case Format.ONNX:
+            return OnnxInspector(size)
+        case Format.TF_SAVEDMODEL:
+            return SavedModelInspector(size)
+        case Format.SENTENCEPIECE:
             return HeadFactsInspector(fmt, protobuf_facts)
         case Format.HDF5:
-            return HeadFactsInspector(fmt, hdf5_facts)
-        case Format.GZIP | Format.BZIP2 | Format.XZ | Format.SEVEN_ZIP | Format.ZSTD:
+            return Hdf5Inspector(size)
+        case Format.GZIP | Format.BZIP2 | Format.XZ:
+            return CompressedInspector(fmt, nesting)
+        case Format.SEVEN_ZIP | Format.ZSTD:  # not opened (no stdlib decoder): the format policy judges them
             return HeadFactsInspector(fmt, compressed_facts)
         case Format.EMPTY:
             return HeadFactsInspector(fmt, no_facts)

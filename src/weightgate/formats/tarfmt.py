@@ -1,8 +1,10 @@
-"""TAR archives (and legacy PyTorch checkpoints, which are tars): member names, walked as bytes pass.
+"""TAR archives (and legacy PyTorch checkpoints, which are tars): members walked as the bytes pass.
 
-Headers are read one 512-byte block at a time and member data is skipped without being kept, so memory
-stays bounded whatever the archive size. Names from GNU long-name and pax headers are honoured, since
-that is what tar readers (and PyTorch's legacy loader) see.
+Headers are read one 512-byte block at a time; each member's data goes to the member's own sniffing
+inspector as it passes and is never kept, so memory stays bounded whatever the archive size, and every member
+that is a pickle (the legacy `pickle`, `storages`, `tensors` and `sys_info` members, or any other) is walked.
+Names from GNU long-name and pax headers are honoured, since that is what tar readers (and PyTorch's legacy
+loader) see.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import re
 
 from weightgate.formats import Format
-from weightgate.formats.base import Inspection, Issue
-from weightgate.rules import MALFORMED_FILE
+from weightgate.formats.base import Inspection, Inspector, Issue
+from weightgate.formats.members import NestedResults, Nesting
+from weightgate.rules import CONTAINER_LIMIT_EXCEEDED, MALFORMED_FILE
 
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
@@ -35,10 +38,19 @@ class _Malformed(Exception):
     pass
 
 
-class TarInspector:
-    """Walks headers and skips data as the stream passes."""
+class _LimitReached(Exception):
+    pass
 
-    def __init__(self, size: int) -> None:
+
+class TarInspector:
+    """Walks headers as the stream passes and hands each member's data to the member's own inspector."""
+
+    def __init__(self, nesting: Nesting) -> None:
+        self._nesting = nesting
+        self._member: Inspector | None = None  # the inspector of the member whose data is passing
+        self._member_left = 0  # its data bytes still to come (the rest of `_skip` is padding)
+        self._nested = NestedResults("tar member")
+        self._limit: str | None = None
         self._block = bytearray()
         self._skip = 0  # member data (with padding) still to pass
         self._capture: bytearray | None = None  # data of a long-name or pax header being collected
@@ -53,7 +65,7 @@ class TarInspector:
 
     def feed(self, chunk: memoryview) -> None:
         view = chunk
-        while view and not self._ended and self._problem is None:
+        while view and not self._ended and self._problem is None and self._limit is None:
             if self._skip:
                 view = self._pass_data(view)
                 continue
@@ -68,6 +80,12 @@ class TarInspector:
 
     def _pass_data(self, view: memoryview) -> memoryview:
         n = min(self._skip, len(view))
+        if self._member is not None:
+            data = view[: min(n, self._member_left)]
+            self._member.feed(data)
+            self._member_left -= len(data)
+            if not self._member_left:
+                self._end_member()
         if self._capture is not None and self._capture_left:
             take = min(self._capture_left, n)
             self._capture += view[:take]
@@ -86,6 +104,8 @@ class TarInspector:
             self._read_header(block)
         except _Malformed as exc:
             self._problem = f"header at offset {offset} (member {len(self._names) + 1}): {exc}"
+        except _LimitReached as exc:
+            self._limit = f"tar {exc}"
 
     def _read_header(self, block: bytes) -> None:
         _check_checksum(block)
@@ -100,13 +120,27 @@ class TarInspector:
             if not padded:
                 self._end_capture()
             return
-        if len(self._names) >= MAX_MEMBERS:
-            raise _Malformed(f"more than {MAX_MEMBERS} members; the rest is not inspected")
-        self._names.append(self._next_name or _header_name(block))
+        if len(self._names) >= MAX_MEMBERS or not self._nesting.count_member():
+            raise _LimitReached(f"has more than {MAX_MEMBERS} members (or the file more than its budget of "
+                                "nested members); the rest is not inspected")
+        name = self._next_name or _header_name(block)
+        self._names.append(name)
         size = size if self._next_size is None else self._next_size
         self._next_name = self._next_size = None
         if type_flag not in NO_DATA_TYPES:
             self._skip = -(-size // BLOCK) * BLOCK
+            self._open_member(name, size)
+
+    def _open_member(self, name: str, size: int) -> None:
+        self._member = self._nesting.open(name, size, "tar")
+        self._member_left = size
+        if not size:
+            self._end_member()
+
+    def _end_member(self) -> None:
+        member, self._member = self._member, None
+        if member is not None:
+            self._nested.add(self._names[-1], member.finish())
 
     def _end_capture(self) -> None:
         data, kind = bytes(self._capture or b""), self._capture_type
@@ -127,10 +161,16 @@ class TarInspector:
                 self._next_size = int(size)  # pax carries sizes that do not fit the 12-byte field
 
     def finish(self) -> Inspection:
-        inspection = Inspection(tar_format(self._names), _details(self._names))
-        problem = self._problem or self._truncation()
+        truncation = None if self._limit else self._truncation()
+        self._end_member()  # a member cut by the end of the file is still judged on what arrived
+        details = {**_details(self._names), **self._nested.details()}
+        inspection = Inspection(tar_format(self._names), details)
+        problem = self._problem or truncation
         if problem:
             inspection.issues.append(Issue(MALFORMED_FILE, f"tar {problem}"))
+        if self._limit:
+            inspection.issues.append(Issue(CONTAINER_LIMIT_EXCEEDED, self._limit))
+        inspection.issues += self._nested.all_issues()
         return inspection
 
     def _truncation(self) -> str | None:

@@ -1,9 +1,12 @@
-"""ZIP containers: the member list, and from it PyTorch checkpoints, Keras v3 files and .npz archives.
+"""ZIP containers: PyTorch checkpoints, Keras v3 files, .npz archives and plain zips, member by member.
 
-The central directory sits at the end of a zip, so the inspector keeps a bounded ring of the last bytes and
-parses the end record and directory from it when the stream ends. A directory larger than the ring falls
-back to the local file headers at the start of the file, and the listing is marked incomplete. Anything
-a lenient reader would silently accept but two readers could read differently (bytes after the end record,
+Two views of a zip are built from one pass. `zipstream.ZipStream` walks the local headers front to back,
+handing every member's content to its own inspector (so a pickle is walked whatever its name or folder) and
+parsing the central directory entries as they pass. A bounded ring of the last bytes holds the end record,
+which says where the central directory is. Then the views are held against each other: a central entry with
+no local header at its offset, a local entry the directory does not list, bytes between members, or headers
+that disagree on a name, size, CRC or method mean different readers see different content (WG507). Anything a
+lenient reader would silently accept but two readers could read differently (bytes after the end record,
 data prepended before the directory, duplicate names) is reported as malformed.
 """
 
@@ -14,25 +17,32 @@ from dataclasses import dataclass
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Issue
-from weightgate.rules import MALFORMED_FILE
+from weightgate.formats.members import Nesting
+from weightgate.formats.zipstream import (
+    CENTRAL_SIG,
+    CENTRAL_SIZE,
+    ENCRYPTED_FLAG,
+    STRONG_ENCRYPTION_FLAG,
+    ZipEntry,
+    ZipStream,
+    central_record_size,
+    parse_central,
+)
+from weightgate.rules import CONTAINER_LIMIT_EXCEEDED, MALFORMED_FILE, ZIP_HEADER_TRICKS
 
-# 1 MiB holds the directory of ~10,000 members (a large PyTorch checkpoint has one member per storage).
+# 1 MiB holds the end records with the longest comment, and the directory of ~10,000 members when the walk
+# cannot reach it (a large PyTorch checkpoint has one member per storage).
 TAIL_BYTES = 1024 * 1024
-HEAD_KEEP_BYTES = 64 * 1024
 MAX_LISTED_NAMES = 50
 MAX_COMMENT_BYTES = 0xFFFF
+MAX_LISTED_DISAGREEMENTS = 20
 
 EOCD_SIG, EOCD_SIZE = b"PK\x05\x06", 22
 ZIP64_LOCATOR_SIG, ZIP64_LOCATOR_SIZE = b"PK\x06\x07", 20
 ZIP64_EOCD_SIG, ZIP64_EOCD_SIZE = b"PK\x06\x06", 56
-CENTRAL_SIG, CENTRAL_SIZE = b"PK\x01\x02", 46
-LOCAL_SIG, LOCAL_SIZE = b"PK\x03\x04", 30
-ENCRYPTED_FLAG, DATA_DESCRIPTOR_FLAG, UTF8_FLAG = 0x1, 0x8, 0x800
-ZIP64_MARKER = 0xFFFFFFFF
 
 TORCH_MARKER_NAMES = frozenset({"version", "byteorder", ".data/version"})
 KERAS_ROOT_NAMES = frozenset({"config.json", "metadata.json"})
-PICKLE_SUFFIXES = (".pkl", ".pickle")
 
 
 class _Malformed(Exception):
@@ -48,25 +58,22 @@ class _Directory:
 
 @dataclass
 class _Members:
-    names: list[str]
-    complete: bool
+    entries: list[ZipEntry]
+    complete: bool  # the listing is the whole central directory
     count: int
-    encrypted: int = 0
 
 
 class ZipInspector:
-    """Keeps the first HEAD_KEEP_BYTES and a ring of the last TAIL_BYTES."""
+    """Walks the members as they pass and keeps a ring of the last TAIL_BYTES for the end records."""
 
-    def __init__(self, size: int) -> None:
-        self._head = bytearray()
+    def __init__(self, nesting: Nesting) -> None:
+        self._stream = ZipStream(nesting)
         self._tail = bytearray()
         self._total = 0
 
     def feed(self, chunk: memoryview) -> None:
         self._total += len(chunk)
-        room = HEAD_KEEP_BYTES - len(self._head)
-        if room > 0:
-            self._head += chunk[:room]
+        self._stream.feed(chunk)
         if len(chunk) >= TAIL_BYTES:
             self._tail = bytearray(chunk[-TAIL_BYTES:])
             return
@@ -75,33 +82,108 @@ class ZipInspector:
             del self._tail[:-TAIL_BYTES]
 
     def finish(self) -> Inspection:
+        self._stream.finish()
         tail = bytes(self._tail[-TAIL_BYTES:])
-        return inspect_zip(bytes(self._head), tail, self._total - len(tail))
+        return judge_zip(self._stream, tail, self._total - len(tail))
 
 
-def inspect_zip(head: bytes, tail: bytes, tail_start: int) -> Inspection:
-    """Judge a zip from its first bytes and its last bytes (which start at offset `tail_start`)."""
+def judge_zip(stream: ZipStream, tail: bytes, tail_start: int) -> Inspection:
+    """The verdict on a walked zip whose last bytes are `tail` (starting at offset `tail_start`)."""
     issues: list[Issue] = []
+    directory: _Directory | None = None
     try:
-        members = _directory_members(head, tail, tail_start)
+        directory = _find_directory(tail, tail_start)
     except _Malformed as exc:
         issues.append(Issue(MALFORMED_FILE, f"zip {exc}"))
-        names = _local_names(head)
-        members = _Members(names, False, len(names))
-    duplicate = _first_duplicate(members.names)
+    members = _members(stream, directory, tail, tail_start, issues)
+    issues += _walk_issues(stream, directory, members)
+    duplicate = _first_duplicate([entry.name for entry in members.entries])
     if duplicate is not None:
         issues.append(Issue(MALFORMED_FILE, f"zip member {duplicate!r} appears twice; readers disagree on "
                                              "which copy they load"))
-    return Inspection(zip_format(members.names), _details(members), issues)
+    if members.complete and stream.stopped is None and stream.limit is None:
+        issues += _disagreements(stream.locals, members.entries)
+    issues += stream.issues + stream.nested.all_issues()
+    names = [entry.name for entry in members.entries]
+    return Inspection(zip_format(names), {**_details(members), **stream.nested.details()}, issues)
 
 
-def _directory_members(head: bytes, tail: bytes, tail_start: int) -> _Members:
-    directory = _find_directory(tail, tail_start)
+def _members(stream: ZipStream, directory: _Directory | None, tail: bytes, tail_start: int,
+             issues: list[Issue]) -> _Members:
+    """The central directory's entries (from the walk, else from the tail), or the walked local entries."""
+    if directory is None:
+        return _Members(stream.locals, False, len(stream.locals))
+    if stream.central_start == directory.offset and len(stream.centrals) == directory.entries:
+        return _Members(stream.centrals, True, directory.entries)
     start = directory.offset - tail_start
-    if start < 0:  # the directory is larger than the ring: names from the local headers we saw
-        return _Members(_local_names(head), False, directory.entries)
-    names, encrypted = _central_names(tail[start : start + directory.size], directory.entries)
-    return _Members(names, True, directory.entries, encrypted)
+    if start >= 0:
+        try:
+            return _Members(_central_entries(tail[start : start + directory.size], directory.entries), True,
+                            directory.entries)
+        except _Malformed as exc:
+            issues.append(Issue(MALFORMED_FILE, f"zip {exc}"))
+    return _Members(stream.locals, False, directory.entries)
+
+
+def _walk_issues(stream: ZipStream, directory: _Directory | None, members: _Members) -> list[Issue]:
+    issues: list[Issue] = []
+    if stream.limit is not None:
+        issues.append(Issue(CONTAINER_LIMIT_EXCEEDED, stream.limit))
+    if directory is None:
+        return issues  # truncated or not a zip: the end-record problem says it; the walk adds nothing
+    if stream.stopped is not None and stream.stopped_at != directory.offset:
+        issues.append(Issue(ZIP_HEADER_TRICKS, f"zip walk stopped at offset {stream.stopped_at}: {stream.stopped}; "
+                                               "what follows is not inspected and readers may see content there"))
+    elif stream.stopped is None and stream.truncated is not None:
+        issues.append(Issue(MALFORMED_FILE, f"zip {stream.truncated}"))
+    if stream.stopped is None and stream.central_start is not None and stream.central_start != directory.offset:
+        issues.append(Issue(ZIP_HEADER_TRICKS, f"the end record points to a central directory at offset "
+                                               f"{directory.offset}, but the one after the last member starts at "
+                                               f"{stream.central_start}"))
+    return issues
+
+
+def _disagreements(local_entries: list[ZipEntry], central_entries: list[ZipEntry]) -> list[Issue]:
+    """Where the local headers and the central directory describe the archive differently."""
+    by_offset = {entry.offset: entry for entry in local_entries}
+    messages = []
+    for central in central_entries:
+        local = by_offset.pop(central.offset, None)
+        if local is None:
+            messages.append(f"central directory entry {central.name!r} points to offset {central.offset}, where "
+                            "no member's local header starts (overlapping or hidden data)")
+            continue
+        differences = _differences(local, central)
+        if differences:
+            messages.append(f"zip member {central.name!r}: the central directory and the local header disagree "
+                            f"on {', '.join(differences)}")
+    messages += [f"local entry {local.name!r} at offset {local.offset} is not in the central directory: "
+                 "streaming readers see it, readers of the directory do not" for local in by_offset.values()]
+    issues = [Issue(ZIP_HEADER_TRICKS, message) for message in messages[:MAX_LISTED_DISAGREEMENTS]]
+    if len(messages) > MAX_LISTED_DISAGREEMENTS:
+        issues.append(Issue(ZIP_HEADER_TRICKS, f"{len(messages) - MAX_LISTED_DISAGREEMENTS} more header "
+                                               "disagreements are not listed"))
+    return issues
+
+
+def _differences(local: ZipEntry, central: ZipEntry) -> list[str]:
+    encrypted = ENCRYPTED_FLAG | STRONG_ENCRYPTION_FLAG
+    found = []
+    if local.name != central.name:
+        found.append(f"the name ({local.name!r} in the local header)")
+    if local.method != central.method:
+        found.append(f"the compression method ({local.method} locally, {central.method} centrally)")
+    if bool(local.flags & encrypted) != bool(central.flags & encrypted):
+        found.append("encryption")
+    if local.crc != central.crc:
+        found.append("the CRC")
+    csize = local.seen_csize if local.seen_csize is not None else local.csize
+    if csize != central.csize:
+        found.append(f"the compressed size ({csize} bytes walked, {central.csize} in the directory)")
+    usize = local.seen_usize if local.seen_usize is not None else local.usize
+    if usize != central.usize and local.seen_usize is not None:
+        found.append(f"the size ({usize} bytes walked, {central.usize} in the directory)")
+    return found
 
 
 def _find_directory(tail: bytes, tail_start: int) -> _Directory:
@@ -149,46 +231,21 @@ def _zip64_record(tail: bytes, tail_start: int, locator: int) -> tuple[int, int,
     return record_offset, entries, size, offset
 
 
-def _central_names(directory: bytes, entries: int) -> tuple[list[str], int]:
-    """Member names from the central directory, and how many members are encrypted."""
-    names: list[str] = []
-    encrypted = 0
+def _central_entries(directory: bytes, entries: int) -> list[ZipEntry]:
+    """Entries of a central directory held in memory (when the walk did not reach it)."""
+    found: list[ZipEntry] = []
     at = 0
     for index in range(entries):
         if at + CENTRAL_SIZE > len(directory) or not directory.startswith(CENTRAL_SIG, at):
             raise _Malformed(f"central directory entry {index + 1} of {entries} is corrupt")
-        flags = struct.unpack_from("<H", directory, at + 8)[0]
-        name_length, extra_length, comment_length = struct.unpack_from("<HHH", directory, at + 28)
-        end = at + CENTRAL_SIZE + name_length + extra_length + comment_length
+        end = at + central_record_size(directory[at : at + CENTRAL_SIZE])
         if end > len(directory):
             raise _Malformed(f"central directory entry {index + 1} of {entries} runs past the directory")
-        names.append(_decode_name(directory[at + CENTRAL_SIZE : at + CENTRAL_SIZE + name_length], flags))
-        encrypted += flags & ENCRYPTED_FLAG
+        found.append(parse_central(directory[at:end]))
         at = end
     if at != len(directory):
         raise _Malformed(f"central directory holds {len(directory) - at} bytes beyond its {entries} entries")
-    return names, encrypted
-
-
-def _local_names(head: bytes) -> list[str]:
-    """Names from consecutive local file headers at the start of the file, as far as they can be followed."""
-    names: list[str] = []
-    at = 0
-    while at + LOCAL_SIZE <= len(head) and head.startswith(LOCAL_SIG, at):
-        flags, compressed = struct.unpack_from("<H", head, at + 6)[0], struct.unpack_from("<I", head, at + 18)[0]
-        name_length, extra_length = struct.unpack_from("<HH", head, at + 26)
-        name_end = at + LOCAL_SIZE + name_length
-        if name_end > len(head):
-            break
-        names.append(_decode_name(head[at + LOCAL_SIZE : name_end], flags))
-        if compressed == ZIP64_MARKER or (flags & DATA_DESCRIPTOR_FLAG and compressed == 0):
-            break  # the data's length is elsewhere, so the next header cannot be found
-        at = name_end + extra_length + compressed
-    return names
-
-
-def _decode_name(raw: bytes, flags: int) -> str:
-    return raw.decode("utf-8", "replace") if flags & UTF8_FLAG else raw.decode("cp437")
+    return found
 
 
 def _first_duplicate(names: list[str]) -> str | None:
@@ -225,12 +282,10 @@ def _is_torch(files: list[str]) -> bool:
 def _details(members: _Members) -> dict[str, str]:
     details = {
         "members": str(members.count),
-        "member_names": ",".join(members.names[:MAX_LISTED_NAMES]),
+        "member_names": ",".join(entry.name for entry in members.entries[:MAX_LISTED_NAMES]),
         "members_complete": str(members.complete).lower(),
     }
-    if members.encrypted:
-        details["encrypted_members"] = str(members.encrypted)
-    pickles = sum(name.endswith(PICKLE_SUFFIXES) for name in members.names)
-    if pickles:  # a pickle inside any zip runs code when whatever reads the zip unpickles it
-        details["pickle_members"] = str(pickles)
+    encrypted = sum(1 for entry in members.entries if entry.flags & ENCRYPTED_FLAG)
+    if encrypted:
+        details["encrypted_members"] = str(encrypted)
     return details

@@ -53,7 +53,7 @@ class ConsoleReporter:
         if report.manifest and (artifact := report.manifest.artifact(artifact_id)):
             label += f" ({artifact.artifact_class})"
         if facts is None:
-            state = "not verified" if report.manifest else ""
+            state = "not verified" if report.manifest else _scanned_state(report, artifact_id)
         else:
             ok = sum(f.matches_pin for f in facts.files)
             state = f"{ok}/{len(facts.files)} files verified"
@@ -83,3 +83,13 @@ class ConsoleReporter:
                                                                                              bold=True)
         return (f"{verdict}: {summary}" + (f" ({waived} waived)" if waived else "")
                 + f" · {verified}/{files} files verified · fail-on: {report.fail_on.value}")
+
+
+def _scanned_state(report: Report, path: str) -> str:
+    """What `scan` read of one file: its format and size, or why it was not read."""
+    scanned = next((f for f in report.scanned if f.path == path), None)
+    if scanned is None:
+        return ""
+    if scanned.verified and scanned.format is not None:
+        return f"{scanned.format.value}, {scanned.size} bytes"
+    return f"not read ({scanned.status.value})"
