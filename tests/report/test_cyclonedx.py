@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -303,3 +304,21 @@ def test_serial_number_changes_with_time_and_content(report):
     later = dataclasses.replace(report, timestamp=report.timestamp + datetime.timedelta(seconds=1))
     assert render(later)["serialNumber"] != serial
     assert render(dataclasses.replace(report, facts=()))["serialNumber"] != serial
+
+
+def test_inspector_details_are_recorded_per_file(tmp_path):
+    """A GGUF's chat template is code; the BOM records it with the file it came from."""
+    import shutil
+
+    from weightgate.gate import CheckOptions, run_check
+    from weightgate.report.cyclonedx import CycloneDxReporter
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    copy = tmp_path / "examples"
+    shutil.copytree(examples, copy)
+    report = run_check(CheckOptions(copy / "deployment.yaml", policy=copy / "policy.yaml", source_root=tmp_path))
+    bom = json.loads(CycloneDxReporter().render(report))
+    gguf = next(c for c in bom["components"] if c["bom-ref"] == "artifact:tiny-chat-gguf")
+    props = {p["name"]: p["value"] for p in gguf["components"][0]["properties"]}
+    assert props["weightgate:detail:chat_template"].startswith("{% for m in messages %}")
+    assert props["weightgate:detail:architecture"] == "llama"

@@ -277,6 +277,9 @@ def _file(bom_ref: str, path: str, facts: FileFacts | None) -> Component:
             "format": facts.format.value if facts.format else None,
             "mirror-uri": facts.uri,
             "reason": facts.reason or None,
+            # What the inspectors recorded (chat templates, pickle globals, ONNX external data, ...), so an
+            # auditor sees from the BOM what each file contains, not just that it hashed right.
+            **{f"detail:{key}": value for key, value in sorted(facts.details.items())},
         }),
     )
 
