@@ -8,6 +8,7 @@ is an input error (exit 2).
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,13 @@ class RegistryEntry:
 
 
 @dataclass(frozen=True)
+class SignatureRef:
+    """Where the artifact's OpenSSF model-signing bundle is: a path in its mirror, or a URI."""
+
+    bundle: str
+
+
+@dataclass(frozen=True)
 class Artifact:
     id: str
     artifact_class: str
@@ -109,6 +117,8 @@ class Artifact:
     key: PathKey
     # The artifact as written, for policy-defined required fields (dotted paths chosen by the policy owner).
     raw: dict[str, Any] = field(compare=False, repr=False)
+    signature: SignatureRef | None = None
+    model_card_path: str | None = None  # the Hugging Face model card (README.md): a pinned file or a mirror path
 
     @property
     def is_dataset(self) -> bool:
@@ -148,7 +158,32 @@ class Manifest:
         return Location(str(self.path), self.document.line_of(key))
 
     def artifact(self, artifact_id: str) -> Artifact | None:
-        return next((a for a in self.artifacts if a.id == artifact_id), None)
+        return self._artifacts_by_id.get(artifact_id)
+
+    # Indexes built once: checks ask these questions per artifact, and manifests run to thousands of artifacts.
+    @functools.cached_property
+    def _artifacts_by_id(self) -> dict[str, Artifact]:
+        by_id: dict[str, Artifact] = {}
+        for a in self.artifacts:
+            by_id.setdefault(a.id, a)  # duplicates are reported by WG102; the first one answers
+        return by_id
+
+    @functools.cached_property
+    def services_by_artifact(self) -> dict[str, tuple[Service, ...]]:
+        found: dict[str, list[Service]] = {}
+        for service in self.services:
+            for artifact_id in dict.fromkeys(service.artifacts):
+                found.setdefault(artifact_id, []).append(service)
+        return {k: tuple(v) for k, v in found.items()}
+
+    @functools.cached_property
+    def rolled_back_from(self) -> dict[str, tuple[str, ...]]:
+        """Rollback target id -> ids of the artifacts that name it as their rollback."""
+        found: dict[str, list[str]] = {}
+        for a in self.artifacts:
+            if a.rollback is not None and a.rollback != a.id:
+                found.setdefault(a.rollback, []).append(a.id)
+        return {k: tuple(v) for k, v in found.items()}
 
 
 @dataclass(frozen=True)
@@ -235,9 +270,12 @@ def _build_artifact(a: dict[str, Any], key: PathKey) -> Artifact:
         targets=tuple(a.get("targets", ())),
         rollback=a.get("rollback"),
         last_validated=_date(a.get("last_validated")),
-        model_card=dict(a.get("model_card") or {}),
+        # `path` locates the card file; the other keys are model facts for the ML-BOM's model card.
+        model_card={k: v for k, v in (a.get("model_card") or {}).items() if k != "path"},
         key=key,
         raw=a,
+        signature=SignatureRef(a["signature"]["bundle"]) if a.get("signature") else None,
+        model_card_path=(a.get("model_card") or {}).get("path"),
     )
 
 

@@ -17,6 +17,7 @@ from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
 from weightgate.formats.sniff import new_inspector
 from weightgate.manifest import PinnedFile
 from weightgate.mirror.base import Mirror, MirrorFileError
+from weightgate.progress import FileProgress, NoProgress, Progress
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ class VerifyJob:
     unavailable_reason: str = ""
 
 
-def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None) -> tuple[str, int, FileFacts]:
+def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None,
+                   on_chunk: Callable[[int], None] | None = None) -> tuple[str, int, FileFacts]:
     """Hash and inspect everything `read_into` yields. Returns (sha256 hex, bytes read, partial facts)."""
     hasher = hashlib.sha256()
     inspector = new_inspector(size_hint if size_hint is not None else -1)
@@ -50,18 +52,23 @@ def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None
         hasher.update(chunk)
         inspector.feed(chunk)
         total += n
+        if on_chunk is not None:
+            on_chunk(n)
     inspection = inspector.finish()
     facts = FileFacts("", FileStatus.VERIFIED, "", format=inspection.format, details=inspection.details,
                       issues=tuple(inspection.issues))
     return hasher.hexdigest(), total, facts
 
 
-def verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
-    facts = _verify_file(mirror, pinned)
-    return replace(facts, pinned_sha256=pinned.sha256, pinned_size=pinned.size)
+def verify_file(mirror: Mirror, pinned: PinnedFile, progress: Progress | None = None, label: str = "") -> FileFacts:
+    file_progress = (progress or NoProgress()).file_started(label or pinned.path, pinned.size)
+    facts = _verify_file(mirror, pinned, file_progress)
+    facts = replace(facts, pinned_sha256=pinned.sha256, pinned_size=pinned.size)
+    file_progress.done(facts)
+    return facts
 
 
-def _verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
+def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress) -> FileFacts:
     uri = mirror.uri_of(pinned.path)
     try:
         handle = mirror.open(pinned.path)
@@ -72,7 +79,7 @@ def _verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
             # Known before reading: don't spend minutes hashing bytes that already fail.
             return FileFacts(pinned.path, FileStatus.SIZE_MISMATCH, uri, size=handle.size,
                              reason=f"mirror reports {handle.size} bytes before reading")
-        sha256, total, partial = inspect_stream(handle.readinto, handle.size)
+        sha256, total, partial = inspect_stream(handle.readinto, handle.size, progress.advance)
     except OSError as e:
         return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, reason=f"read failed: {e.strerror or e}")
     finally:
@@ -85,11 +92,16 @@ def _verify_file(mirror: Mirror, pinned: PinnedFile) -> FileFacts:
                      details=partial.details, issues=partial.issues)
 
 
-def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS) -> tuple[ArtifactFacts, ...]:
+def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS,
+                     progress: Progress | None = None) -> tuple[ArtifactFacts, ...]:
     """Verify every file of every job in parallel; results come back in manifest order."""
+    if progress is not None:
+        sizes = [f.size for job in jobs if job.mirror is not None for f in job.files]
+        progress.begin(sum(s for s in sizes if s is not None) if all(s is not None for s in sizes) else None)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify") as pool:
         futures = [
-            [pool.submit(verify_file, job.mirror, f) if job.mirror is not None else None for f in job.files]
+            [pool.submit(verify_file, job.mirror, f, progress, f"{job.artifact_id}/{f.path}")
+             if job.mirror is not None else None for f in job.files]
             for job in jobs
         ]
         results = []
@@ -100,4 +112,6 @@ def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS) 
                 for f, fut in zip(job.files, file_futures, strict=True)
             )
             results.append(ArtifactFacts(job.artifact_id, job.mirror_uri, files))
+    if progress is not None:
+        progress.close()
     return tuple(results)

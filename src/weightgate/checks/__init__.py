@@ -7,6 +7,7 @@ adding a check touches its own module and the rule catalog, and nothing else.
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from weightgate.facts import ArtifactFacts
 from weightgate.findings import Finding, Location
+from weightgate.governance.digests import BoundDigest, evidence_digests
 from weightgate.governance.facts import GovernanceFacts
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror import MirrorLocation
@@ -29,6 +31,11 @@ class CheckContext:
     today: datetime.date
     offline: bool
     governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
+
+    @functools.cached_property
+    def digests(self) -> dict[str, BoundDigest]:
+        """The digest evidence binds to, per artifact (computed once; see governance.digests)."""
+        return evidence_digests(self.manifest, self.facts.values())
 
     def at(self, artifact: Artifact, *suffix: str | int) -> Location:
         """The manifest location of a field of an artifact."""

@@ -9,13 +9,13 @@ from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
 from weightgate.governance.deployment import environments_of, publisher_of, tier_of
-from weightgate.governance.digests import BoundDigest, evidence_digests
+from weightgate.governance.digests import BoundDigest
 from weightgate.governance.policy import FULL_RECORD_FIELDS, PROHIBITED_TIER
 from weightgate.manifest import Approval, Artifact
 
 
 def approval_digests(ctx: CheckContext) -> Iterator[Finding]:
-    digests = evidence_digests(ctx.manifest, ctx.facts.values())
+    digests = ctx.digests
     for artifact in ctx.manifest.artifacts:
         bound = digests.get(artifact.id)
         if bound is None:
@@ -74,7 +74,7 @@ def valid_approvals(ctx: CheckContext, artifact: Artifact, bound: BoundDigest | 
 
 
 def required_roles(ctx: CheckContext) -> Iterator[Finding]:
-    digests = evidence_digests(ctx.manifest, ctx.facts.values())
+    digests = ctx.digests
     governance = ctx.policy.governance
     for artifact in ctx.manifest.artifacts:
         environments = environments_of(ctx.manifest, artifact.id)

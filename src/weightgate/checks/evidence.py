@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from weightgate import refs, rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
-from weightgate.governance.digests import evidence_digests
 from weightgate.governance.facts import EvidenceFacts
 
 
@@ -48,7 +47,7 @@ def evidence_files(ctx: CheckContext) -> Iterator[Finding]:
 def evidence_binding(ctx: CheckContext) -> Iterator[Finding]:
     if ctx.offline:
         return
-    digests = evidence_digests(ctx.manifest, ctx.facts.values())
+    digests = ctx.digests
     for artifact in ctx.manifest.artifacts:
         facts = ctx.governance.evidence.get(artifact.id)
         bound = digests.get(artifact.id)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
-from weightgate.governance.digests import BoundDigest, evidence_digests
+from weightgate.governance.digests import BoundDigest
 from weightgate.manifest import Artifact, RegistryEntry
 from weightgate.registry import RegistryRecord
 
@@ -33,7 +33,7 @@ def registry_entries(ctx: CheckContext) -> Iterator[Finding]:
     lookups = ctx.governance.registry
     if ctx.offline or lookups.uri is None or lookups.unavailable is not None:
         return
-    digests = evidence_digests(ctx.manifest, ctx.facts.values())
+    digests = ctx.digests
     for artifact in ctx.manifest.artifacts:
         entry = artifact.registry_entry
         if entry is None:

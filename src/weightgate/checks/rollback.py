@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
-from weightgate.governance.digests import evidence_digests
 from weightgate.manifest import Artifact
 
 
@@ -20,7 +19,7 @@ def _rollback_target(ctx: CheckContext, artifact: Artifact) -> Artifact | None:
 
 
 def rollback_approved(ctx: CheckContext) -> Iterator[Finding]:
-    digests = evidence_digests(ctx.manifest, ctx.facts.values())
+    digests = ctx.digests
     for artifact in ctx.manifest.artifacts:
         target = _rollback_target(ctx, artifact)
         bound = digests.get(target.id) if target is not None else None

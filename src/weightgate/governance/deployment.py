@@ -10,8 +10,10 @@ from weightgate.manifest import Artifact, Manifest, Service, Source
 def services_deploying(manifest: Manifest, artifact_id: str) -> list[Service]:
     """Services that list the artifact, or list an artifact that rolls back to it: a rollback target is
     deployed where the artifact it replaces runs, so it answers to the same requirements."""
-    rolled_back_from = {a.id for a in manifest.artifacts if a.rollback == artifact_id and a.id != artifact_id}
-    return [s for s in manifest.services if artifact_id in s.artifacts or rolled_back_from & set(s.artifacts)]
+    services = dict.fromkeys(manifest.services_by_artifact.get(artifact_id, ()))
+    for source_id in manifest.rolled_back_from.get(artifact_id, ()):
+        services.update(dict.fromkeys(manifest.services_by_artifact.get(source_id, ())))
+    return [s for s in manifest.services if s in services]
 
 
 def environments_of(manifest: Manifest, artifact_id: str) -> frozenset[str]:

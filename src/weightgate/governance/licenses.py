@@ -62,6 +62,7 @@ def is_user_defined(license_id: str) -> bool:
     return license_id.lower().startswith(USER_DEFINED_PREFIXES)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_license(text: str) -> ParsedLicense:
     """Parse an SPDX expression. Raises LicenseParseError with a message a user can act on."""
     from license_expression import ExpressionError

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,11 +93,11 @@ class LicensePolicy:
 
     def action(self, license_id: str) -> LicenseAction:
         """Denied beats review-required beats allowed: the strictest listing wins."""
-        if any(_glob(license_id, p) for p in self.denied):
+        if _matches_any(license_id, self.denied):
             return LicenseAction.DENY
-        if any(_glob(license_id, p) for p in self.review_required):
+        if _matches_any(license_id, self.review_required):
             return LicenseAction.REVIEW
-        if any(_glob(license_id, p) for p in self.allowed):
+        if _matches_any(license_id, self.allowed):
             return LicenseAction.ALLOW
         return self.unlisted
 
@@ -121,6 +122,12 @@ class GovernancePolicy:
     def tier_of(self, registry: str, publisher: str | None) -> int:
         """First matching tier rule wins; unknown sources get the default tier."""
         return next((r.tier for r in self.tiers if r.matches(registry, publisher)), self.default_tier)
+
+
+@functools.lru_cache(maxsize=8192)
+def _matches_any(value: str, patterns: tuple[str, ...]) -> bool:
+    # Cached: a manifest of thousands of artifacts asks about the same few license ids over and over.
+    return any(_glob(value, p) for p in patterns)
 
 
 def _glob(value: str, pattern: str) -> bool:

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""weightgate benchmarks, each measured as a ratio against a reference run in the same process tree.
+
+    python bench/run.py [--json] [--repeat N] [--workdir DIR] [--quick]
+
+It generates its own inputs (random-content safetensors, GGUF and ONNX-sized files: one of 1 GiB, several
+totalling >= 4 GiB; a manifest with 10,000 artifacts), runs every scenario `--repeat` times, and prints the
+median wall time, the ratio against `openssl dgst -sha256` over the same bytes, peak RSS of the weightgate
+process, and PASS/FAIL against the targets of issue 8. Timings come from here, never from unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+GIB = 1024**3
+MIB = 1024**2
+BLOCK = os.urandom(64 * MIB)  # hashing cost does not depend on content; repeating a random block is fair
+WEIGHTGATE = [sys.executable, "-m", "weightgate"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    scenario: str
+    seconds: float
+    reference: str
+    reference_seconds: float | None
+    ratio: float | None
+    peak_rss_mib: float
+    target: str
+    passed: bool
+
+
+def run_timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS MiB, exit code) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.read().decode() if proc.stderr else ''}")
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def median_run(cmd: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, float]:
+    runs = [run_timed(cmd, cwd) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+# --- inputs ------------------------------------------------------------------------------------------------
+def write_random(path: Path, size: int, prefix: bytes = b"") -> None:
+    with path.open("wb") as f:
+        f.write(prefix)
+        left = size - len(prefix)
+        while left > 0:
+            n = min(left, len(BLOCK))
+            f.write(BLOCK[:n])
+            left -= n
+
+
+def safetensors_file(path: Path, size: int) -> None:
+    data_len = (size - 256) // 4 * 4
+    header = json.dumps({"w": {"dtype": "F32", "shape": [data_len // 4], "data_offsets": [0, data_len]}}).encode()
+    header += b" " * (-len(header) % 8)
+    write_random(path, 8 + len(header) + data_len, struct.pack("<Q", len(header)) + header)
+
+
+def gguf_file(path: Path, size: int) -> None:
+    def s(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    data_len = (size - 4096) // 4 * 4
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 1) + s("general.architecture") + struct.pack("<I", 8) + s("llama")
+    head += s("w") + struct.pack("<I", 1) + struct.pack("<Q", data_len // 4) + struct.pack("<IQ", 0, 0)
+    head += b"\0" * (-len(head) % 32)
+    write_random(path, len(head) + data_len, head)
+
+
+def onnx_file(path: Path, size: int) -> None:
+    """A ModelProto whose graph holds one large initializer (raw_data), like an exported model."""
+    def varint(n: int) -> bytes:
+        out = b""
+        while True:
+            b, n = n & 0x7F, n >> 7
+            out += bytes([b | (0x80 if n else 0)])
+            if not n:
+                return out
+
+    def field(num: int, payload_len: int) -> bytes:
+        return varint(num << 3 | 2) + varint(payload_len)
+
+    raw_len = size - 512
+    tensor_head = varint(1 << 3) + varint(raw_len // 4) + varint(2 << 3) + varint(1)  # dims, data_type FLOAT
+    tensor_head += field(8, 1) + b"w" + field(9, raw_len)  # name, raw_data
+    tensor_len = len(tensor_head) + raw_len
+    graph_head = field(5, tensor_len)  # initializer
+    graph_len = len(graph_head) + tensor_len
+    model_head = varint(1 << 3) + varint(8) + field(7, graph_len)
+    with path.open("wb") as f:
+        f.write(model_head + graph_head + tensor_head)
+        left = raw_len
+        while left > 0:
+            n = min(left, len(BLOCK))
+            f.write(BLOCK[:n])
+            left -= n
+
+
+def manifest_for(files: dict[str, Path], mirror: Path, out: Path) -> None:
+    entries = []
+    for name, path in files.items():
+        h = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(8 * MIB):
+                h.update(chunk)
+        entries.append({"path": name, "sha256": h.hexdigest(), "size": path.stat().st_size})
+    doc = {"apiVersion": "weightgate.dev/v1", "kind": "DeploymentManifest", "mirror_base": str(mirror),
+           "artifacts": [{"id": "bench", "class": "model", "files": entries, "mirror": ".",
+                          "source": {"registry": "internal", "uri": "https://models.example.com/bench"}}]}
+    out.write_text(json.dumps(doc))
+
+
+def big_manifest(n: int, out: Path) -> None:
+    artifacts = [{
+        "id": f"model-{i}", "class": "model", "owner": "ml@example.com", "intended_use": "bench",
+        "source": {"registry": "huggingface", "uri": f"hf://org/model-{i}", "revision": f"{i:040x}"},
+        "mirror": f"m/{i}", "files": [{"path": "model.safetensors", "sha256": f"{i:064x}", "size": 1000 + i}],
+        "license": {"spdx": "Apache-2.0"}, "last_validated": "2026-11-01",
+    } for i in range(n)]
+    lines = ["apiVersion: weightgate.dev/v1", "kind: DeploymentManifest", "artifacts:"]
+    lines += ["  - " + json.dumps(a) for a in artifacts]  # JSON flow style is valid YAML
+    out.write_text("\n".join(lines) + "\n")
+
+
+# --- scenarios ---------------------------------------------------------------------------------------------
+def openssl(paths: list[Path], repeat: int) -> float:
+    return median_run(["openssl", "dgst", "-sha256", *map(str, paths)], repeat)[0]
+
+
+def bench(work: Path, repeat: int, quick: bool) -> list[Result]:
+    scale = 1 / 16 if quick else 1
+    mirror = work / "mirror"
+    mirror.mkdir()
+    one = mirror / "one.safetensors"
+    safetensors_file(one, int(GIB * scale))
+    multi = {"a.safetensors": int(1.5 * GIB * scale), "b.safetensors": int(1 * GIB * scale),
+             "c.gguf": int(1 * GIB * scale), "d.onnx": int(0.6 * GIB * scale)}
+    writers = {".safetensors": safetensors_file, ".gguf": gguf_file, ".onnx": onnx_file}
+    for name, size in multi.items():
+        writers[Path(name).suffix](mirror / name, size)
+    multi_paths = {name: mirror / name for name in multi}
+    multi_manifest = work / "multi.json"
+    manifest_for(multi_paths, mirror, multi_manifest)
+    one_manifest = work / "one.json"
+    manifest_for({"one.safetensors": one}, mirror, one_manifest)
+    results = []
+
+    ref_multi = openssl(list(multi_paths.values()), repeat)
+    for workers, target in (("1", 1.15), (None, 0.65)):
+        cmd = [*WEIGHTGATE, "check", str(multi_manifest), "-q", "--fail-on", "never"]
+        cmd += ["--workers", workers] if workers else []
+        t, rss = median_run(cmd, repeat)
+        label = f"check multi-file mirror ({sum(multi.values()) / GIB:.2f} GiB), " + (
+            "1 worker" if workers else "default workers")
+        results.append(Result(label, t, "openssl sequential", ref_multi, t / ref_multi, rss,
+                              f"<= {target}x", t / ref_multi <= target))
+
+    ref_one = openssl([one], repeat)
+    scan_cmd = [*WEIGHTGATE, "scan", str(one), "-q", "--fail-on", "never"]
+    if run_timed([*WEIGHTGATE, "scan", "--help"])[2] != 0:
+        scan_cmd = [*WEIGHTGATE, "check", str(one_manifest), "-q", "--fail-on", "never", "--workers", "1"]
+    t, rss = median_run(scan_cmd, repeat)
+    results.append(Result(f"{scan_cmd[3]} 1 GiB safetensors" if not quick else f"{scan_cmd[3]} safetensors",
+                          t, "openssl", ref_one, t / ref_one, rss, "<= 1.2x", t / ref_one <= 1.2))
+    peak = max(r.peak_rss_mib for r in results)
+    results.append(Result("peak RSS of the runs above", 0.0, "-", None, None, peak, "<= 150 MiB", peak <= 150))
+
+    t, rss = median_run([*WEIGHTGATE, "check", "examples/deployment.yaml", "--policy", "examples/policy.yaml",
+                         "--offline", "-q", "--fail-on", "never"], max(repeat, 5), cwd=REPO)
+    results.append(Result("check --offline of the example", t, "wall", None, None, rss, "<= 0.3 s", t <= 0.3))
+
+    times = {}
+    for n in (10_000, 20_000):
+        path = work / f"big-{n}.yaml"
+        big_manifest(n, path)
+        times[n], rss = median_run([*WEIGHTGATE, "check", str(path), "--offline", "-q", "--fail-on", "never"],
+                                   repeat)
+    results.append(Result("check --offline, 10,000 artifacts", times[10_000], "wall", None, None, rss, "<= 5 s",
+                          times[10_000] <= 5))
+    growth = times[20_000] / times[10_000]
+    results.append(Result("20,000 vs 10,000 artifacts", times[20_000], "10,000 artifacts", times[10_000], growth,
+                          rss, "<= 2.2x", growth <= 2.2))
+    return results
+
+
+def table(results: list[Result]) -> str:
+    rows = ["| scenario | median s | reference | ref s | ratio | peak RSS MiB | target | |", "|---" * 8 + "|"]
+    for r in results:
+        rows.append(f"| {r.scenario} | {r.seconds:.3f} | {r.reference} | "
+                    f"{'' if r.reference_seconds is None else f'{r.reference_seconds:.3f}'} | "
+                    f"{'' if r.ratio is None else f'{r.ratio:.2f}x'} | {r.peak_rss_mib:.0f} | {r.target} | "
+                    f"{'PASS' if r.passed else 'FAIL'} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workdir", type=Path, help="where to write the generated inputs (default: a temp dir)")
+    ap.add_argument("--quick", action="store_true", help="1/16 of the sizes, for a smoke run")
+    args = ap.parse_args()
+    if shutil.which("openssl") is None:
+        raise SystemExit("openssl is needed as the reference")
+    work = Path(tempfile.mkdtemp(prefix="wg-bench-", dir=args.workdir))
+    try:
+        results = bench(work, args.repeat, args.quick)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps([asdict(r) for r in results], indent=2) if args.json else table(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
