@@ -15,7 +15,9 @@ from weightgate.facts import artifact_digest
 from weightgate.gate import CheckOptions, run_check
 from weightgate.report.interface import Report
 
-pytest_plugins = ["servers.fixtures"]  # session-scoped real servers (nginx, S3, HF endpoint, MLflow)
+# Session-scoped real servers (nginx, S3, HF endpoint, MLflow); the hypothesis profiles, which must be known
+# before pytest applies `--hypothesis-profile`.
+pytest_plugins = ["servers.fixtures", "hardening.profiles"]
 
 TODAY = datetime.date(2026, 11, 26)
 COMMIT = "3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39"

@@ -8,6 +8,8 @@ import enum
 import functools
 import logging
 import os
+import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,10 +19,11 @@ import click
 
 from weightgate import __version__
 from weightgate.errors import WeightgateError
-from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_PASS
+from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASS, EXIT_TERMINATED
 
 if TYPE_CHECKING:
     from weightgate.mirror.settings import EndpointOptions
+    from weightgate.progress import Progress
 
 log = logging.getLogger("weightgate")
 
@@ -104,19 +107,28 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--registry", type=click.Path(path_type=Path, dir_okay=False),
               help="File-based model registry (registry.yaml) to check registry_entry fields against; overrides "
               "the policy's registry.file.")
+@click.option("--attest", "attest_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write a signed decision record per artifact (in-toto statements with a SLSA verification "
+              "summary, DSSE-signed, one per line); needs --attest-key.")
+@click.option("--attest-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM private key that signs --attest records (ECDSA, Ed25519 or RSA; an encrypted key reads "
+              "its password from WEIGHTGATE_ATTEST_KEY_PASSWORD).")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
               help="Lowest level that fails the gate (default: the policy's fail_on).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge dates (approvals, re-validation, waivers) as of this day, e.g. for an audit.")
+@click.option("--reproducible", is_flag=True, help="Stamp reports with a fixed time (SOURCE_DATE_EPOCH when set, "
+              "else 00:00 UTC of the day judged) so equal inputs give byte-identical SARIF and BOM.")
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
 def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, sarif_path: Path | None,
           bom_path: Path | None, json_path: Path | None, codequality_path: Path | None, github: bool | None,
           fmt: str, offline: bool, fail_on: str | None, workers: int | None, as_of: datetime.datetime | None,
-          source_root: Path, quiet: bool, registry: Path | None = None,
-          endpoints: EndpointOptions | None = None) -> None:
+          source_root: Path, quiet: bool, registry: Path | None = None, attest_path: Path | None = None,
+          attest_key: Path | None = None,
+          reproducible: bool = False, endpoints: EndpointOptions | None = None) -> None:
     """Check deployment MANIFESTs against a policy, re-hashing every pinned file from its mirror.
 
     Several manifests (as pre-commit passes them) are checked one after the other; report files then take
@@ -128,13 +140,20 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
 
     if len(manifests) > 1 and (sarif_path or bom_path or json_path or codequality_path or fmt != "console"):
         raise click.UsageError("--sarif, --bom, --json, --gitlab-codequality and --format json take one manifest")
+    signer = _attestation_signer(attest_path, attest_key, len(manifests), offline)
+    timestamp = _report_timestamp(reproducible, as_of)
     reports = [run_check(CheckOptions(
         manifest=manifest, policy=policy, mirror=mirror, offline=offline,
         fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
-        today=as_of.date() if as_of else None, source_root=source_root, registry=registry,
-        endpoints=endpoints or EndpointOptions(),
+        today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
+        endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline),
     )) for manifest in manifests]
     _write_reports(reports[0], sarif_path, bom_path, json_path, codequality_path)
+    if attest_path is not None:
+        from weightgate.evidence.attestation import attestation_lines
+        from weightgate.outputs import write_atomic
+
+        write_atomic(attest_path, attestation_lines(reports[0], signer))
     in_github = github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true"
     if not quiet:
         text = "".join(_render(OutputFormat(fmt), report, color=sys.stdout.isatty()) for report in reports)
@@ -159,12 +178,14 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
 @click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
               help="Lowest level that fails the scan (default: the policy's fail_on).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files read in parallel.")
+@click.option("--reproducible", is_flag=True, help="Stamp reports with a fixed time (SOURCE_DATE_EPOCH when set, "
+              "else 00:00 UTC of the day judged) so equal inputs give byte-identical SARIF and BOM.")
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
 def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, bom_path: Path | None,
          json_path: Path | None, fmt: str, fail_on: str | None, workers: int | None, source_root: Path,
-         quiet: bool) -> None:
+         quiet: bool, reproducible: bool = False) -> None:
     """Scan model files and folders (recursively) with the content inspectors; no manifest needed.
 
     Exit 0 clean, 1 findings at or above the fail level, 2 usage or input error, 3 nothing found to scan.
@@ -175,7 +196,8 @@ def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, 
     from weightgate.verify import DEFAULT_WORKERS
 
     report = run_scan(ScanOptions(paths=paths, policy=policy, fail_on=FailOn(fail_on) if fail_on else None,
-                                  workers=workers or DEFAULT_WORKERS, source_root=source_root))
+                                  workers=workers or DEFAULT_WORKERS, source_root=source_root,
+                                  timestamp=_report_timestamp(reproducible, None)))
     if not report.scanned:
         click.echo(f"weightgate: no files found to scan in {', '.join(map(str, paths))}", err=True)
         sys.exit(EXIT_NOTHING_CHECKED)
@@ -295,9 +317,162 @@ def rules_command(markdown: bool) -> None:
     click.echo(rules_markdown() if markdown else rule_lines(), nl=False)
 
 
+def _progress(silent: bool) -> Progress | None:
+    """Bars on a terminal, one line per verified file otherwise (CI logs), nothing with --quiet."""
+    from weightgate.progress import BarProgress, LineProgress
+
+    if silent:
+        return None
+    return BarProgress() if sys.stderr.isatty() else LineProgress()
+
+
+def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manifests: int, offline: bool) -> object:
+    """The signer for --attest, loaded before the check runs so a bad key fails fast."""
+    if attest_path is None:
+        if attest_key is not None:
+            raise click.UsageError("--attest-key needs --attest FILE")
+        return None
+    if attest_key is None:
+        raise click.UsageError("--attest needs --attest-key KEY")
+    if manifests > 1 or offline:
+        raise click.UsageError("--attest takes one manifest and a full (not --offline) run: a decision record "
+                               "names bytes that were read")
+    from weightgate.evidence.attestation import MAX_KEY_BYTES, load_signer, read_input
+
+    return load_signer(read_input(attest_key, MAX_KEY_BYTES, "attestation key"), str(attest_key))
+
+
+@cli.command("verify-attestation")
+@click.argument("attestation", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key of the gate's --attest-key.")
+@click.option("--digest", required=True, help="The artifact digest about to be deployed (sha256:<hex>).")
+def verify_attestation(attestation: Path, key_path: Path, digest: str) -> None:
+    """Check that the gate PASSED the artifact DIGEST: a record in ATTESTATION (from `check --attest`) must
+    verify with the key and say PASSED. Exit 0 passed, 1 failed or no verified record, 2 input error."""
+    from weightgate.evidence.attestation import (
+        MAX_ATTESTATION_BYTES,
+        MAX_KEY_BYTES,
+        Outcome,
+        load_public_key,
+        read_input,
+        verify_attestations,
+    )
+
+    key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
+    raw = read_input(attestation, MAX_ATTESTATION_BYTES, "attestation")
+    verdict = verify_attestations(raw.decode("utf-8", errors="replace"), key, digest)
+    for reason in verdict.rejected:
+        click.echo(f"weightgate: ignored {attestation}: {reason}", err=True)
+    click.echo(f"{verdict.outcome.value}: {verdict.message}")
+    sys.exit(EXIT_PASS if verdict.outcome is Outcome.PASSED else EXIT_FINDINGS)
+
+
+class InventoryFormat(str, enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+@cli.command()
+@click.argument("boms", metavar="BOM...", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--format", "fmt", type=click.Choice([f.value for f in InventoryFormat]), default="table",
+              show_default=True, help="A table, JSON, or CSV (one row per artifact per deployment).")
+@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+              help="Policy whose revalidation_days decides what is overdue (default: built-in, 90 days).")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Judge re-validation age as of this day (default: today).")
+@click.option("--fail-on-overdue", is_flag=True, help="Exit 1 when any artifact is overdue for re-validation.")
+def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: datetime.datetime | None,
+              fail_on_overdue: bool) -> None:
+    """Which artifacts (by digest) run where: read the ML-BOMs `check --bom` wrote for each deployment and list
+    every artifact with its services, environments, targets, owner, approval and last validation, and whether
+    it is overdue for re-validation. The newest BOM of each deployment counts."""
+    from weightgate.policy import load_policy
+    from weightgate.report.inventory import build_inventory, render_csv, render_json, render_table
+
+    today = as_of.date() if as_of else datetime.date.today()
+    result = build_inventory(boms, load_policy(policy).revalidation_days, today)
+    choice = InventoryFormat(fmt)
+    if choice is InventoryFormat.TABLE:
+        click.echo(render_table(result), nl=False)
+    elif choice is InventoryFormat.JSON:
+        click.echo(render_json(result), nl=False)
+    elif choice is InventoryFormat.CSV:
+        click.echo(render_csv(result), nl=False)
+    else:
+        _assert_never(choice)
+    for problem in result.problems:  # an incomplete inventory must not look complete
+        click.echo(f"weightgate: error: {problem}", err=True)
+    if result.problems:
+        sys.exit(EXIT_INPUT_ERROR)
+    sys.exit(EXIT_FINDINGS if fail_on_overdue and any(r.overdue for r in result.rows) else EXIT_PASS)
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by the SIGTERM handler: the run unwinds as on Ctrl-C (a report being written
+    is removed, never left half-written) and exits EXIT_TERMINATED."""
+
+
+def _report_timestamp(reproducible: bool, as_of: datetime.datetime | None) -> datetime.datetime | None:
+    """The time reports are stamped with: SOURCE_DATE_EPOCH when set; with --reproducible, 00:00 UTC of the
+    day judged; else None (now). It stamps reports only: dates are still judged as of --as-of or today, so an
+    old SOURCE_DATE_EPOCH cannot revive an expired waiver or a stale approval."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            if not re.fullmatch(r"[0-9]{1,12}", epoch):
+                raise ValueError(epoch)
+            return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise click.UsageError(
+                f"SOURCE_DATE_EPOCH must be whole seconds since 1970-01-01 UTC, not {epoch!r}") from None
+    if not reproducible:
+        return None
+    day = as_of.date() if as_of else datetime.datetime.now(datetime.timezone.utc).date()
+    return datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (callable from tests)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run the CLI and return its exit code (callable from tests).
+
+    SIGINT and SIGTERM stop the run cleanly: exit 130 or 143, no traceback, no half-written report. Run as
+    the `weightgate` program (argv None), an interrupted run then leaves at once: reads still in flight in
+    worker threads would otherwise hold the process until their file ends."""
+    handlers = _install_signal_handlers()
+    try:
+        code = _run(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    if argv is None and code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """Our handlers for SIGINT and SIGTERM, returning the ones they replace (only the main thread can)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        # Only the first signal raises: a second Ctrl-C while the run unwinds must not turn a clean stop into
+        # a traceback. (The handler stays installed: switching to SIG_IGN here races with pending signals.)
+        if stopping:
+            return
+        stopping.append(signum)
+        raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _run(args: list[str]) -> int:
     verbose = any(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
     try:
         cli.main(args=args, prog_name="weightgate", standalone_mode=False)
@@ -308,15 +483,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return EXIT_INPUT_ERROR
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        return 130
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("weightgate: interrupted; no report was written half-way", err=True)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        click.echo("weightgate: terminated (SIGTERM); no report was written half-way", err=True)
+        return EXIT_TERMINATED
     except WeightgateError as e:
         click.echo(f"weightgate: error: {e.diagnostics()}", err=True)
         return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
     except Exception as e:
         if verbose:
             log.exception("internal error")

@@ -10,16 +10,19 @@ from pathlib import Path
 
 from weightgate import __version__, rules
 from weightgate.checks import CheckContext, run_checks
+from weightgate.evidence.signatures import SignatureFacts, signature_facts
 from weightgate.facts import ArtifactFacts
 from weightgate.findings import Finding, sort_key
 from weightgate.governance.digests import evidence_digests
 from weightgate.governance.eval_evidence import fetch_evidence
 from weightgate.governance.facts import EvidenceFacts, GovernanceFacts, not_fetched
+from weightgate.governance.model_card import CardCapture, model_card_facts
 from weightgate.manifest import Manifest, load_manifest
 from weightgate.mirror import MirrorLocation, locate_mirror, open_mirror
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
+from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
 from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
@@ -38,13 +41,16 @@ class CheckOptions:
     source_root: Path = field(default_factory=Path.cwd)
     endpoints: EndpointOptions = field(default_factory=EndpointOptions)  # --ca-bundle, --*-endpoint
     registry: Path | None = None  # file-based model registry; None: the policy's `registry.file`
+    progress: Progress | None = None  # how the verify pass shows progress (the CLI picks bars, lines or none)
 
 
 def run_check(options: CheckOptions) -> Report:
     policy = with_endpoints(load_policy(options.policy), options.endpoints)
     loaded = load_manifest(options.manifest)
     timestamp = options.timestamp or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    today = options.today or timestamp.date()
+    # The day dates are judged on comes from the clock (or --as-of), never from a fixed report timestamp
+    # (--reproducible, SOURCE_DATE_EPOCH): an old stamp must not revive an expired waiver.
+    today = options.today or datetime.datetime.now(datetime.timezone.utc).date()
     manifest = loaded.manifest
     findings = list(loaded.findings)
     facts: tuple[ArtifactFacts, ...] = ()
@@ -52,9 +58,16 @@ def run_check(options: CheckOptions) -> Report:
     if manifest is not None:
         locations = {a.id: locate_mirror(a, manifest, options.mirror) for a in manifest.artifacts}
         evidence = _start_evidence(manifest, locations, settings_for(policy), options.offline)
+        signatures = _start_signatures(manifest, policy, locations, options.offline)
+        cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
         if not options.offline:
-            facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy)), options.workers)
-        governance = GovernanceFacts(evidence.result(), _registry_lookups(manifest, policy, options))
+            facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards), options.workers,
+                                     options.progress)
+        governance = GovernanceFacts(
+            evidence.result(), _registry_lookups(manifest, policy, options), signatures.result(),
+            model_card_facts(manifest, {f.artifact_id: f for f in facts}, cards, locations,
+                             lambda location: open_mirror(location, settings_for(policy)), options.offline),
+        )
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
                            governance)
         findings = apply_waivers(run_checks(ctx), policy, _digests(manifest, facts), today)
@@ -66,7 +79,7 @@ def run_check(options: CheckOptions) -> Report:
 
 
 def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
-          settings: MirrorSettings) -> list[VerifyJob]:
+          settings: MirrorSettings, cards: CardCapture | None = None) -> list[VerifyJob]:
     jobs = []
     seen: set[str] = set()
     for artifact in manifest.artifacts:
@@ -75,7 +88,9 @@ def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
             continue  # reported by the mirror and duplicate-id checks; nothing to read from
         seen.add(artifact.id)
         try:
-            jobs.append(VerifyJob(artifact.id, location.uri, open_mirror(location, settings), artifact.files))
+            mirror = open_mirror(location, settings)
+            jobs.append(VerifyJob(artifact.id, location.uri, cards.wrap(artifact.id, mirror) if cards else mirror,
+                                  artifact.files))
         except MirrorUnavailable as e:
             jobs.append(VerifyJob(artifact.id, location.uri, None, artifact.files, unavailable_reason=str(e)))
     return jobs
@@ -100,6 +115,19 @@ def _start_evidence(manifest: Manifest, locations: Mapping[str, MirrorLocation |
         return pool.submit(fetch_evidence, manifest, locations, lambda location: open_mirror(location, settings))
     finally:
         pool.shutdown(wait=False)  # the submitted read still runs to completion
+
+
+def _start_signatures(manifest: Manifest, policy: Policy, locations: Mapping[str, MirrorLocation | None],
+                      offline: bool) -> Future[dict[str, SignatureFacts]]:
+    """Read and verify model-signing bundles beside the verify pass (they are small; the model's bytes are
+    never read for them). The signed file lists are compared with the streamed digests by the checks."""
+    settings = settings_for(policy)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signatures")
+    try:
+        return pool.submit(signature_facts, manifest, policy.signatures, locations,
+                           lambda location: open_mirror(location, settings), offline)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions) -> RegistryLookups:

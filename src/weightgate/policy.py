@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from weightgate.errors import PolicyError
+from weightgate.evidence.policy import (
+    Incident,
+    ModelCardPolicy,
+    MonitoringPolicy,
+    SignaturePolicy,
+    build_incidents,
+    build_model_card_policy,
+    build_monitoring,
+    build_signatures,
+)
 from weightgate.findings import Location, Waiver
 from weightgate.formats import Format
 from weightgate.formats.pickle_allowlist import policy_entry_problem
@@ -20,7 +30,8 @@ from weightgate.rules import Level
 from weightgate.yamlsource import LocatedDocument, load_document, parse_document
 
 DEFAULT_POLICY_NAME = "<built-in default policy>"
-GOVERNANCE_SECTIONS = ("sources", "approvals", "licenses", "eval_evidence", "registry")
+GOVERNANCE_SECTIONS = ("sources", "approvals", "licenses", "eval_evidence", "registry", "signatures", "model_cards",
+                       "monitoring")
 
 
 class FormatAction(str, enum.Enum):
@@ -72,6 +83,11 @@ class Policy:
     request_timeout_s: float = 30.0  # connect and each read
     file_deadline_s: float = 3600.0  # one file, all retries and resumes included
     max_attempts: int = 3  # failed requests per file before it is reported unreadable
+    # The rest of the intake decision matrix: signers per source, model cards per class, monitoring, incidents.
+    signatures: SignaturePolicy = field(default_factory=SignaturePolicy)
+    model_cards: ModelCardPolicy = field(default_factory=ModelCardPolicy)
+    monitoring: MonitoringPolicy = field(default_factory=MonitoringPolicy)
+    incidents: tuple[Incident, ...] = ()
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
@@ -136,6 +152,10 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
         request_timeout_s=float(mirrors.get("request_timeout_seconds", 30)),
         file_deadline_s=float(mirrors.get("file_deadline_seconds", 3600)),
         max_attempts=int(mirrors.get("max_attempts", 3)),
+        signatures=build_signatures(data.get("signatures") or {}, base, source, doc.line_of),
+        model_cards=build_model_card_policy(data.get("model_cards") or {}),
+        monitoring=build_monitoring(data.get("monitoring") or {}),
+        incidents=build_incidents(data.get("incidents") or (), source, doc.line_of),
     )
 
 

@@ -544,3 +544,70 @@ ROLLBACK_UNVERIFIED = _rule(
     "is no rollback.",
     "Restore the rollback target's approved files in the mirror (see its own findings).",
 )
+# WG627-WG635: the rest of the intake decision matrix: signatures, model cards, monitoring, source incidents.
+SIGNATURE_MISSING = _rule(
+    "WG627", "signature-missing", "Artifact has no model signature where the policy requires one", H,
+    "The policy requires artifacts from this source tier or publisher to carry an OpenSSF model-signing bundle: "
+    "without it nothing shows the files are the ones the publisher released.",
+    "Have the publisher sign the model (`model_signing sign …`), store the bundle in the artifact's mirror and "
+    "point `signature.bundle` at it.",
+)
+SIGNATURE_INVALID = _rule(
+    "WG628", "signature-invalid", "Model signature is malformed or does not verify", H,
+    "The bundle cannot be read, its signature does not verify over its payload (the signed file list was "
+    "altered), or its payload is not a model-signing statement weightgate can compare with the digests it "
+    "streamed (sharded or non-sha256 signatures). Nothing the bundle claims can be trusted.",
+    "Re-sign the model with `model_signing sign` (file serialization, sha256: the defaults) and replace the "
+    "bundle; if it was altered in the mirror, find out how.",
+)
+SIGNATURE_SIGNER_UNTRUSTED = _rule(
+    "WG629", "signature-signer-untrusted", "Model is signed by a signer the policy does not trust for it", H,
+    "A valid signature proves only that its signer signed the files. A key, certificate or identity the policy "
+    "does not name for this publisher could belong to anyone, including whoever replaced the model.",
+    "Get the model signed by the publisher's trusted key, certificate or identity, or have the policy owner add "
+    "the signer under `signatures.signers` for this publisher.",
+)
+SIGNATURE_FILES_MISMATCH = _rule(
+    "WG630", "signature-files-mismatch", "Signed file list differs from the verified files", H,
+    "The signature covers other files or other bytes than the manifest pins and weightgate streamed: a file "
+    "was added, left out or changed after signing, so the deployed artifact is not what the publisher signed.",
+    "Deploy exactly the files the publisher signed (restore changed files, remove unsigned ones, pin every "
+    "signed file), or have the publisher sign this version.",
+)
+MODEL_CARD_MISSING = _rule(
+    "WG631", "model-card-missing", "Model card is missing or cannot be read", M,
+    "The policy requires a model card for this artifact class, or the manifest names one that is missing, too "
+    "large or not a readable Hugging Face model card: reviewers cannot see intended use, limitations or "
+    "training data.",
+    "Add the model card (README.md with YAML front matter) to the artifact and set `model_card.path` to it.",
+)
+MODEL_CARD_INCOMPLETE = _rule(
+    "WG632", "model-card-incomplete", "Model card lacks fields or sections the policy requires", M,
+    "The policy lists metadata fields (license, base_model, datasets, ...) and sections (intended use, "
+    "limitations, ...) a model card of this artifact class must have; a card without them leaves the decision "
+    "matrix incomplete.",
+    "Fill in the metadata fields and sections named in the message.",
+)
+MODEL_CARD_DISAGREES = _rule(
+    "WG633", "model-card-disagrees", "Model card contradicts the manifest", H,
+    "Model cards are self-reported. A card whose license or base model differs from what the manifest records "
+    "(and the license review and lineage checks judged) means one of the two is wrong: an undeclared base "
+    "brings its own license terms, a different license other obligations.",
+    "Find out which is right; correct the manifest's `license` / `base_models` (and re-review), or use a card "
+    "that describes this model.",
+)
+MONITORING_MISSING = _rule(
+    "WG634", "monitoring-missing", "Production service names no monitoring", M,
+    "The policy requires services in this environment or on these targets to name their monitoring (dashboard "
+    "or alert); a model nobody watches can drift, be abused or fail silently.",
+    "Set `monitoring:` on the service to its dashboard or alert reference.",
+)
+SOURCE_INCIDENT = _rule(
+    "WG635", "source-incident", "Artifact comes from a source with a recorded incident and was not re-validated",
+    H,
+    "The policy records an incident (a registry or publisher compromise) for this source. Anything validated "
+    "before the incident may have been swapped or poisoned without anyone noticing, so it needs re-validation "
+    "now.",
+    "Re-run intake validation on the artifact (re-download from a trusted copy, compare digests, re-review) "
+    "and set `last_validated` to a date after the incident.",
+)

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from weightgate.facts import FileStatus
 from weightgate.formats import Format
 from weightgate.manifest import Manifest
 from weightgate.registry import RegistryLookups
+
+if TYPE_CHECKING:  # annotations only: reporters import this module and must stay light
+    from weightgate.evidence.signatures import SignatureFacts
+    from weightgate.governance.model_card import ModelCardFacts
 
 OFFLINE_REASON = "offline run: the evidence file was not fetched"
 
@@ -51,3 +56,5 @@ def not_fetched(manifest: Manifest) -> dict[str, EvidenceFacts]:
 class GovernanceFacts:
     evidence: Mapping[str, EvidenceFacts] = field(default_factory=dict)  # artifact id -> its eval evidence
     registry: RegistryLookups = field(default_factory=RegistryLookups)
+    signatures: Mapping[str, SignatureFacts] = field(default_factory=dict)  # artifact id -> its model signature
+    model_cards: Mapping[str, ModelCardFacts] = field(default_factory=dict)  # artifact id -> its model card

@@ -28,10 +28,12 @@ from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.spdx import fixup_id
 from packageurl import PackageURL
 
+from weightgate.evidence.signatures import SignatureFacts
 from weightgate.facts import ArtifactFacts, FileFacts
 from weightgate.governance.deployment import environments_of, tier_of
 from weightgate.governance.facts import EvidenceFacts
 from weightgate.governance.inheritance import RestrictionIndex
+from weightgate.governance.model_card import ModelCardFacts
 from weightgate.lineage import build_lineage
 from weightgate.manifest import Artifact, BaseModelRef, Manifest, Service
 from weightgate.report.interface import Report
@@ -215,7 +217,39 @@ def _evidence(artifact: Artifact, report: Report) -> dict[str, str | None]:
             props[f"approval:{n}:matches-artifact-digest"] = str(approval.digest == facts.digest).lower()
     props.update(_eval_evidence(report.governance.evidence.get(artifact.id)))
     props.update(_registry_entry(artifact, report))
+    props.update(_signature(report.governance.signatures.get(artifact.id)))
+    props.update(_card(report.governance.model_cards.get(artifact.id)))
     return props
+
+
+def _signature(signature: SignatureFacts | None) -> dict[str, str | None]:
+    """The model signature as verified in this run: who signed (only once verified) and what was checked."""
+    if signature is None:
+        return {}
+    return _numbered("signature", {
+        "status": signature.status.value,
+        "bundle-uri": signature.uri,
+        "bundle-sha256": signature.bundle_sha256 or None,
+        "signer": signature.signer or None,
+        "signed-files": str(len(signature.files)) if signature.verified else None,
+        "serialization": "/".join(signature.serialization) if signature.verified else None,
+        "reason": signature.reason or None,
+    })
+
+
+def _card(card: ModelCardFacts | None) -> dict[str, str | None]:
+    """The Hugging Face model card as read in this run; its claims are the card's, labelled as such."""
+    if card is None:
+        return {}
+    return _numbered("model-card", {
+        "path": card.path,
+        "status": card.status.value,
+        "sha256": card.sha256 or None,
+        "license": card.license,
+        "license-name": card.license_name,
+        "base-model": ", ".join(card.base_models) or None,
+        "reason": card.reason or None,
+    })
 
 
 def _eval_evidence(evidence: EvidenceFacts | None) -> dict[str, str | None]:

@@ -1,0 +1,282 @@
+"""The inventory: which artifacts (by digest) run where, read back from the ML-BOMs `weightgate check --bom`
+writes, one per deployment.
+
+It answers the auditor's question "which models are running in production right now, and when did we last
+validate them?" from files alone: every artifact component with its services, environments and targets, owner,
+the approvals that name its verified digest, its last validation and whether that is overdue under the
+policy's re-validation age. Only the newest BOM of each deployment counts (older ones are superseded). BOMs are
+plain JSON read with the standard library, so a thousand of them take well under a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+P = "weightgate:"
+MAX_BOM_BYTES = 64 * 1024 * 1024
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection (OWASP CSV injection)
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    digest: str | None  # the artifact digest verified in that run; None when its bytes were not all verified
+    artifact: str
+    name: str
+    version: str | None
+    artifact_class: str | None
+    deployment: str
+    services: tuple[str, ...]
+    rollback_for: tuple[str, ...]  # artifacts that fall back to this one (it runs where they run)
+    environments: tuple[str, ...]
+    targets: tuple[str, ...]
+    owner: str | None
+    approved_by: tuple[str, ...]  # "approver (role, date)" of approvals naming the verified digest
+    last_validated: datetime.date | None
+    age_days: int | None
+    overdue: bool  # never validated, validated in the future, or longer ago than the policy allows
+    verification: str
+    checked_at: str  # when the gate run that wrote the BOM happened
+    verdict: str  # that run's verdict (pass / fail)
+    bom: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    rows: tuple[InventoryRow, ...]
+    revalidation_days: int
+    as_of: datetime.date
+    boms_read: int
+    superseded: tuple[str, ...]  # BOMs ignored because a newer BOM of the same deployment was given
+    problems: tuple[str, ...]  # BOMs that could not be read (the inventory is incomplete without them)
+
+    @property
+    def digests(self) -> int:
+        return len({r.digest for r in self.rows if r.digest})
+
+
+@dataclass(frozen=True)
+class _Bom:
+    path: str
+    deployment: str
+    timestamp: str
+    document: dict[str, Any]
+
+
+def build_inventory(paths: Iterable[Path], revalidation_days: int, as_of: datetime.date) -> Inventory:
+    """Each BOM is turned into rows as soon as it is read, and its document dropped: holding a thousand parsed
+    BOMs would only make the garbage collector walk them over and over."""
+    newest: dict[str, tuple[str, str, list[InventoryRow]]] = {}  # deployment -> (timestamp, path, rows)
+    superseded: list[str] = []
+    problems: list[str] = []
+    read = 0
+    for path in paths:
+        try:
+            bom = _read_bom(path)
+        except ValueError as e:
+            problems.append(f"{path}: {e}")
+            continue
+        read += 1
+        current = newest.get(bom.deployment)
+        if current is not None and bom.timestamp < current[0]:
+            superseded.append(bom.path)
+            continue  # on equal timestamps the later argument wins
+        if current is not None:
+            superseded.append(current[1])
+        newest[bom.deployment] = (bom.timestamp, bom.path, _rows(bom, revalidation_days, as_of))
+    rows = [row for _, _, bom_rows in newest.values() for row in bom_rows]
+    rows.sort(key=lambda r: (r.digest or "~", r.deployment, r.artifact))
+    return Inventory(tuple(rows), revalidation_days, as_of, read, tuple(superseded), tuple(problems))
+
+
+def _read_bom(path: Path) -> _Bom:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_BOM_BYTES + 1)
+    except OSError as e:
+        raise ValueError(f"cannot be read: {e.strerror or e}") from None
+    if len(raw) > MAX_BOM_BYTES:
+        raise ValueError(f"larger than {MAX_BOM_BYTES} bytes")
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError("is not JSON") from None
+    if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
+        raise ValueError("is not a CycloneDX BOM")
+    metadata = document.get("metadata")
+    root = metadata.get("component") if isinstance(metadata, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(root, dict):
+        raise ValueError("names no deployment (metadata.component): was it written by `weightgate scan`?")
+    return _Bom(str(path), str(root.get("name") or root.get("bom-ref") or path), str(metadata.get("timestamp", "")),
+                document)
+
+
+def _props(component: Mapping[str, Any]) -> dict[str, str]:
+    props = component.get("properties")
+    if not isinstance(props, list):
+        return {}
+    try:  # what weightgate writes: every property a {name: str, value: str} object (the fast path)
+        return {p["name"][len(P):]: p["value"] for p in props if p["name"].startswith(P) and type(p["value"]) is str}
+    except (TypeError, KeyError, AttributeError):
+        return {str(p["name"]).removeprefix(P): str(p.get("value", "")) for p in props
+                if isinstance(p, dict) and str(p.get("name", "")).startswith(P)}
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _rows(bom: _Bom, revalidation_days: int, as_of: datetime.date) -> list[InventoryRow]:
+    document = bom.document
+    components = [c for c in document.get("components") or [] if isinstance(c, dict)]
+    services = {c.get("bom-ref"): c for c in components if str(c.get("bom-ref", "")).startswith("service:")}
+    deployed_by: dict[str, list[dict[str, Any]]] = {}
+    for dependency in document.get("dependencies") or []:
+        if isinstance(dependency, dict) and dependency.get("ref") in services:
+            for ref in dependency.get("dependsOn") or []:
+                deployed_by.setdefault(str(ref), []).append(services[dependency["ref"]])
+    run = _props(document.get("metadata") or {})
+    artifacts = [(c, _props(c)) for c in components if str(c.get("bom-ref", "")).startswith("artifact:")]
+    rollback_for: dict[str, list[str]] = {}
+    for component, props in artifacts:
+        if props.get("rollback"):
+            rollback_for.setdefault(props["rollback"], []).append(str(component["bom-ref"]).removeprefix("artifact:"))
+    return [_row(c, props, deployed_by.get(str(c.get("bom-ref")), []), rollback_for, bom, run.get("verdict", ""),
+                 revalidation_days, as_of)
+            for c, props in artifacts]
+
+
+def _row(component: Mapping[str, Any], props: Mapping[str, str], services: list[dict[str, Any]],
+         rollback_for: Mapping[str, list[str]], bom: _Bom, verdict: str, revalidation_days: int,
+         as_of: datetime.date) -> InventoryRow:
+    artifact = str(component.get("bom-ref", "")).removeprefix("artifact:")
+    service_props = [_props(s) for s in services]
+    environments = {*_split(props.get("environments")), *(p["environment"] for p in service_props
+                                                          if p.get("environment"))}
+    targets = {*_split(props.get("targets")), *(t for p in service_props for t in _split(p.get("targets")))}
+    validated = _date(props.get("last-validated"))
+    age = (as_of - validated).days if validated else None
+    return InventoryRow(
+        digest=props.get("artifact-digest") or None,
+        artifact=artifact,
+        name=str(component.get("name", "")),
+        version=component.get("version"),
+        artifact_class=props.get("artifact-class"),
+        deployment=bom.deployment,
+        services=tuple(sorted(str(s.get("name", "")) for s in services)),
+        rollback_for=tuple(sorted(rollback_for.get(artifact, ()))),
+        environments=tuple(sorted(environments)),
+        targets=tuple(sorted(targets)),
+        owner=props.get("owner"),
+        approved_by=_approvals(props),
+        last_validated=validated,
+        age_days=age,
+        overdue=age is None or age < 0 or age > revalidation_days,
+        verification=props.get("verification", "not-verified"),
+        checked_at=bom.timestamp,
+        verdict=verdict,
+        bom=bom.path,
+    )
+
+
+def _approvals(props: Mapping[str, str]) -> tuple[str, ...]:
+    """Approvals that name the verified digest (the BOM marks each `matches-artifact-digest`)."""
+    found = []
+    n = 1
+    while f"approval:{n}:approver" in props:
+        if props.get(f"approval:{n}:matches-artifact-digest") == "true":
+            role = props.get(f"approval:{n}:role")
+            found.append(f"{props[f'approval:{n}:approver']} ({role + ', ' if role else ''}"
+                         f"{props.get(f'approval:{n}:date', '?')})")
+        n += 1
+    return tuple(found)
+
+
+def _date(value: str | None) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+def _record(row: InventoryRow) -> dict[str, Any]:
+    record = {f.name: getattr(row, f.name) for f in fields(InventoryRow)}  # shallow: asdict deep-copies
+    record.update({k: list(v) for k, v in record.items() if isinstance(v, tuple)})
+    record["last_validated"] = row.last_validated.isoformat() if row.last_validated else None
+    return record
+
+
+def render_json(inventory: Inventory) -> str:
+    document = {
+        "asOf": inventory.as_of.isoformat(), "revalidationDays": inventory.revalidation_days,
+        "bomsRead": inventory.boms_read, "superseded": list(inventory.superseded),
+        "problems": list(inventory.problems), "artifacts": [_record(r) for r in inventory.rows],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+CSV_COLUMNS = ("digest", "artifact", "name", "version", "artifact_class", "deployment", "services", "rollback_for",
+               "environments", "targets", "owner", "approved_by", "last_validated", "age_days", "overdue",
+               "verification", "checked_at", "verdict", "bom")
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = "; ".join(map(str, value))
+    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+
+
+def render_csv(inventory: Inventory) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in inventory.rows:
+        record = _record(row)
+        writer.writerow([_csv_cell(record[c]) for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+TABLE_COLUMNS = ("DIGEST", "ARTIFACT", "DEPLOYMENT", "RUNS IN", "OWNER", "APPROVED BY", "VALIDATED", "STATUS")
+
+
+def _printable(text: str) -> str:
+    """Manifest text reaches the terminal: control characters (escape sequences) are never printed."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _table_cells(row: InventoryRow) -> tuple[str, ...]:
+    where = ", ".join([*row.services, *(f"rollback for {a}" for a in row.rollback_for)]) or "(no service)"
+    if row.environments:
+        where += f" [{', '.join(row.environments)}]"
+    if row.overdue:
+        status = "OVERDUE" if row.age_days is None or row.age_days < 0 else f"OVERDUE ({row.age_days} days)"
+    else:
+        status = f"ok ({row.age_days} days)"
+    return tuple(_printable(c) for c in (
+        row.digest[:19] + "…" if row.digest else f"({row.verification})", row.artifact, row.deployment, where,
+        row.owner or "-", "; ".join(row.approved_by) or "none for this digest",
+        row.last_validated.isoformat() if row.last_validated else "never", status))
+
+
+def render_table(inventory: Inventory) -> str:
+    cells = [TABLE_COLUMNS, *(_table_cells(r) for r in inventory.rows)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(TABLE_COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    overdue = sum(r.overdue for r in inventory.rows)
+    deployments = len({r.deployment for r in inventory.rows})
+    lines += ["", f"{len(inventory.rows)} artifacts ({inventory.digests} digests) in {deployments} deployments; "
+              f"{overdue} overdue (re-validation every {inventory.revalidation_days} days, as of "
+              f"{inventory.as_of})"]
+    if inventory.superseded:
+        lines.append(f"{len(inventory.superseded)} older BOMs superseded by newer ones of the same deployment")
+    lines += [f"problem: {_printable(p)}" for p in inventory.problems]
+    return "\n".join(lines) + "\n"
