@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
-from weightgate.formats.sniff import new_inspector
 from weightgate.manifest import PinnedFile
 from weightgate.mirror.base import Mirror, MirrorFileError
 from weightgate.progress import FileProgress, NoProgress, Progress
@@ -39,6 +39,9 @@ class VerifyJob:
 def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None,
                    on_chunk: Callable[[int], None] | None = None) -> tuple[str, int, FileFacts]:
     """Hash and inspect everything `read_into` yields. Returns (sha256 hex, bytes read, partial facts)."""
+    # Imported here: the inspectors are the heaviest imports, and offline runs (pre-commit) never read bytes.
+    from weightgate.formats.sniff import new_inspector
+
     hasher = hashlib.sha256()
     inspector = new_inspector(size_hint if size_hint is not None else -1)
     buffer = bytearray(CHUNK_BYTES)
@@ -98,7 +101,7 @@ def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS,
     if progress is not None:
         sizes = [f.size for job in jobs if job.mirror is not None for f in job.files]
         progress.begin(sum(s for s in sizes if s is not None) if all(s is not None for s in sizes) else None)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify") as pool:
+    with _interruptible(ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify")) as pool:
         futures = [
             [pool.submit(verify_file, job.mirror, f, progress, f"{job.artifact_id}/{f.path}")
              if job.mirror is not None else None for f in job.files]
@@ -115,3 +118,15 @@ def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS,
     if progress is not None:
         progress.close()
     return tuple(results)
+
+
+@contextmanager
+def _interruptible(pool: ThreadPoolExecutor) -> Iterator[ThreadPoolExecutor]:
+    """The pool, shut down as `with` would; but when the run is interrupted (SIGINT/SIGTERM raise in the main
+    thread), queued files are dropped and nothing waits for the reads in flight, so the CLI stops at once."""
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

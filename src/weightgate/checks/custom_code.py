@@ -16,7 +16,7 @@ from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.facts import FileFacts
 from weightgate.findings import Finding, Location
-from weightgate.formats.hfconfig import CUSTOM_CODE_DETAIL
+from weightgate.formats.base import CUSTOM_CODE_DETAIL
 
 PYTHON_SUFFIXES = (".py",)
 MAX_LISTED = 10

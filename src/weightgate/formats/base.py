@@ -13,6 +13,10 @@ from weightgate.formats import Format
 from weightgate.rules import Rule, Severity
 
 
+# The details key under which a config's custom-code entries (auto_map, custom_pipelines) are recorded.
+CUSTOM_CODE_DETAIL = "custom_code_keys"
+
+
 @dataclass(frozen=True)
 class Issue:
     """Something an inspector found in the bytes; the verify pass turns it into a located Finding."""

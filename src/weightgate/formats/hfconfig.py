@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from weightgate.formats.base import Issue
+from weightgate.formats.base import CUSTOM_CODE_DETAIL, Issue
 from weightgate.formats.chat_template import template_details, template_issues
 from weightgate.formats.keras import config_value_issues
 from weightgate.rules import TEMPLATE_UNCHECKED
@@ -21,7 +21,6 @@ from weightgate.rules import TEMPLATE_UNCHECKED
 TEMPLATE_FIELD = "chat_template"
 # Keys that make transformers / diffusers import Python from the repository (trust_remote_code).
 CUSTOM_CODE_KEYS = ("auto_map", "custom_pipelines")
-CUSTOM_CODE_DETAIL = "custom_code_keys"
 MAX_REFERENCE_CHARS = 500
 MAX_NAMED_TEMPLATES = 32
 
