@@ -12,7 +12,6 @@ from typing import Protocol
 from weightgate.formats import Format
 from weightgate.rules import Rule, Severity
 
-
 # The details key under which a config's custom-code entries (auto_map, custom_pipelines) are recorded.
 CUSTOM_CODE_DETAIL = "custom_code_keys"
 
