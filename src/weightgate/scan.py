@@ -88,7 +88,8 @@ def run_scan(options: ScanOptions) -> Report:
             group_findings = [replace(f, evidence=(*f.evidence, ("artifact_digest", digest))) for f in group_findings]
         findings += group_findings
         scanned += files
-    findings = apply_waivers(findings, policy, digests, options.today or timestamp.date())
+    today = options.today or datetime.datetime.now(datetime.timezone.utc).date()  # not the report stamp's day
+    findings = apply_waivers(findings, policy, digests, today)
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,

@@ -59,7 +59,13 @@ def load_document(path: Path, what: str) -> LocatedDocument:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             raise InputFileError(f"{path}: {what} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
-        text = path.read_text(encoding="utf-8")
+        # Read at most one byte past the limit: a pipe or device (`<(...)`, /dev/zero) has no size to check
+        # up front, and a file may grow after the stat.
+        with path.open("rb") as f:
+            raw = f.read(MAX_DOCUMENT_BYTES + 1)
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise InputFileError(f"{path}: {what} is over the limit of {MAX_DOCUMENT_BYTES} bytes")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputFileError(f"{path}: {what} is not UTF-8 text ({e.reason} at byte {e.start})") from e
     except OSError as e:
