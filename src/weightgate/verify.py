@@ -77,6 +77,8 @@ def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress) -> 
         handle = mirror.open(pinned.path)
     except MirrorFileError as e:
         return FileFacts(pinned.path, e.status, uri, reason=e.reason)
+    except OSError as e:  # a mirror that did not translate its own error: still a finding, never a crash
+        return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, reason=f"open failed: {e.strerror or e}")
     try:
         if handle.size is not None and pinned.size is not None and handle.size != pinned.size:
             # Known before reading: don't spend minutes hashing bytes that already fail.
