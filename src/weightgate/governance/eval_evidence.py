@@ -11,9 +11,8 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
+from weightgate.evidence.fetch import mirror_for
 from weightgate.facts import FileStatus
 from weightgate.formats import Format
 from weightgate.governance.facts import EvidenceFacts
@@ -46,25 +45,11 @@ def fetch_evidence(manifest: Manifest, locations: Mapping[str, MirrorLocation | 
 def read_evidence(artifact: Artifact, evidence: EvalEvidence, location: MirrorLocation | None,
                   opener: MirrorOpener = open_mirror) -> EvidenceFacts:
     try:
-        mirror, path = _mirror_for(evidence.path, location, opener)
+        mirror, path = mirror_for(evidence.path, location, opener)
     except MirrorUnavailable as e:
         return EvidenceFacts(artifact.id, evidence.path, evidence.path, FileStatus.NOT_CHECKED, evidence.sha256,
                              reason=str(e))
     return _read(artifact.id, evidence, mirror, path)
-
-
-def _mirror_for(reference: str, location: MirrorLocation | None, opener: MirrorOpener) -> tuple[Mirror, str]:
-    """The mirror holding the evidence and the path within it. A URI is opened through its own folder, so
-    the same mirror kinds (and the same refusal of unsupported schemes) apply as for artifact files."""
-    if "://" in reference:
-        parent, _, name = reference.rstrip("/").rpartition("/")
-        if parent.startswith("file://"):
-            folder = Path(unquote(urlsplit(parent).path)).resolve()
-            return opener(MirrorLocation(folder.as_uri(), folder)), name
-        return opener(MirrorLocation(parent, None)), name
-    if location is None:
-        raise MirrorUnavailable("the artifact has no mirror location to read the evidence from")
-    return opener(location), reference
 
 
 def _read(artifact_id: str, evidence: EvalEvidence, mirror: Mirror, path: str) -> EvidenceFacts:
