@@ -135,12 +135,24 @@ def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions)
     path = options.registry or policy.governance.registry_file
     if options.offline:
         return RegistryLookups(offline=True)
+    if policy.governance.registry_backend == "mlflow" and options.registry is None:
+        return _mlflow_lookups(manifest, policy)
     if path is None or not any(a.registry_entry for a in manifest.artifacts):
         return RegistryLookups(uri=path.resolve().as_uri() if path else None)
     try:
         return look_up_entries(open_registry(path), manifest)
     except RegistryUnavailable as e:
         return RegistryLookups(uri=path.resolve().as_uri(), unavailable=str(e))
+
+
+def _mlflow_lookups(manifest: Manifest, policy: Policy) -> RegistryLookups:
+    from weightgate.registry.mlflow import MlflowRegistry
+
+    settings = settings_for(policy)
+    try:
+        return look_up_entries(MlflowRegistry(settings), manifest)
+    except RegistryUnavailable as e:
+        return RegistryLookups(uri=settings.mlflow_tracking_uri, name="mlflow", unavailable=str(e))
 
 
 def apply_waivers(findings: Iterable[Finding], policy: Policy, digests: Mapping[str, str],

@@ -78,3 +78,27 @@ def test_registry_entries(mlflow_server):
     assert record is not None and (record.digest, record.stage) == (digest, "production")
     assert registry.entry("mlf-registry/999") is None
     assert registry.entry("no-such-model/1") is None
+
+
+def test_gate_checks_registry_entries_against_mlflow(ws, mlflow_server):
+    """With `registry.backend: mlflow`, the manifest's registry entry must exist in MLflow, be in a production
+    stage and carry the verified digest (set as the `weightgate.digest` tag at promotion)."""
+    from weightgate.facts import artifact_digest
+
+    art, version = _mlflow_artifact(ws, mlflow_server, "mlf-gate")
+    art["registry_entry"] = {"registry": "mlflow", "id": f"mlf-gate/{version}", "stage": "production"}
+    digest = artifact_digest((e["path"], e["sha256"], e["size"]) for e in art["files"])
+    policy = ws.write_policy(mirrors={"allow_http": True, "mlflow_tracking_uri": mlflow_server.url},
+                             registry={"backend": "mlflow"})
+
+    def registry_ids():
+        report = ws.check(ws.write_manifest([art]), policy=policy)
+        return sorted(f.rule.id for f in report.active_findings if f.rule.id in ("WG621", "WG622", "WG623", "WG624"))
+
+    assert set(registry_ids()) == {"WG622", "WG623"}  # no digest tag yet, and not in a production stage
+    for key, value in (("weightgate.digest", digest), ("weightgate.stage", "production")):
+        mlflow_server.api("POST", "model-versions/set-tag", {"name": "mlf-gate", "version": version,
+                                                              "key": key, "value": value})
+    assert registry_ids() == []
+    art["registry_entry"]["id"] = "mlf-gate/999"
+    assert registry_ids() == ["WG621"]

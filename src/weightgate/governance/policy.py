@@ -116,6 +116,7 @@ class GovernancePolicy:
     eval_required_for: frozenset[str] = frozenset()
     eval_require_digest: bool = True
     registry_file: Path | None = None
+    registry_backend: str = "file"  # or "mlflow"
     production_stages: frozenset[str] = frozenset({"production"})
     registry_location: Location | None = None  # where the policy configures the registry, for findings
 
@@ -153,6 +154,7 @@ def build_governance(data: Mapping[str, Any], base: Path, where: Location | None
         eval_required_for=frozenset(evidence.get("required_for", ())),
         eval_require_digest=bool(evidence.get("require_artifact_digest", True)),
         registry_file=(base / registry_file).resolve() if registry_file else None,
+        registry_backend=str(registry.get("backend", "file")),
         production_stages=frozenset(s.lower() for s in registry.get("production_stages", ("production",))),
         registry_location=where,
     )

@@ -21,7 +21,7 @@ STAGE_TAG = "weightgate.stage"
 
 
 class MlflowRegistry:
-    name = "mlflow"
+    name: str | None = "mlflow"
 
     def __init__(self, settings: MirrorSettings) -> None:
         try:
