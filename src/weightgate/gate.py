@@ -8,11 +8,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from weightgate import __version__, rules
+from weightgate import __version__
 from weightgate.checks import CheckContext, run_checks
 from weightgate.evidence.signatures import SignatureFacts, signature_facts
 from weightgate.facts import ArtifactFacts
-from weightgate.findings import Finding, sort_key
+from weightgate.findings import sort_key
 from weightgate.governance.digests import evidence_digests
 from weightgate.governance.eval_evidence import fetch_evidence
 from weightgate.governance.facts import EvidenceFacts, GovernanceFacts, not_fetched
@@ -26,6 +26,7 @@ from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
 from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
+from weightgate.waivers import apply_waivers
 
 
 @dataclass(frozen=True)
@@ -153,19 +154,3 @@ def _mlflow_lookups(manifest: Manifest, policy: Policy) -> RegistryLookups:
         return look_up_entries(MlflowRegistry(settings), manifest)
     except RegistryUnavailable as e:
         return RegistryLookups(uri=settings.mlflow_tracking_uri, name="mlflow", unavailable=str(e))
-
-
-def apply_waivers(findings: Iterable[Finding], policy: Policy, digests: Mapping[str, str],
-                  today: datetime.date) -> list[Finding]:
-    """Mark findings covered by an unexpired waiver naming their rule and exact artifact digest, and report
-    expired waivers. Waivers never cover findings without an artifact, nor waiver findings themselves."""
-    active = [w for w in policy.waivers if w.expires >= today]
-    result = []
-    for finding in findings:
-        digest = digests.get(finding.artifact_id)
-        match = next((w for w in active if w.waiver.rule_id == finding.rule.id and digest == w.waiver.digest), None)
-        result.append(finding.waive(match.waiver) if match and finding.rule is not rules.WAIVER_EXPIRED else finding)
-    for expired in (w for w in policy.waivers if w.expires < today):
-        result.append(Finding(rules.WAIVER_EXPIRED, f"waiver for {expired.waiver.rule_id} on "
-                               f"{expired.waiver.digest[:19]}… expired on {expired.expires}", expired.location))
-    return result

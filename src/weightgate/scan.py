@@ -25,13 +25,13 @@ from weightgate.checks.formats import issue_findings, judge_extension, judge_for
 from weightgate.errors import InputFileError
 from weightgate.facts import FileFacts, FileStatus
 from weightgate.findings import Finding, Location, sort_key
-from weightgate.gate import apply_waivers
 from weightgate.manifest import PinnedFile
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.local import LocalMirror
 from weightgate.policy import FailOn, Policy, load_policy
 from weightgate.report.interface import Report
 from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
+from weightgate.waivers import apply_waivers
 
 MAX_SCAN_FILES = 200_000
 # Version-control metadata is not part of a model and would be read twice (git objects hold every file).
