@@ -337,7 +337,8 @@ def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manif
     if manifests > 1 or offline:
         raise click.UsageError("--attest takes one manifest and a full (not --offline) run: a decision record "
                                "names bytes that were read")
-    from weightgate.evidence.attestation import MAX_KEY_BYTES, load_signer, read_input
+    from weightgate.evidence.attestation import MAX_KEY_BYTES, load_signer
+    from weightgate.inputfiles import read_input
 
     return load_signer(read_input(attest_key, MAX_KEY_BYTES, "attestation key"), str(attest_key))
 
@@ -355,9 +356,9 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str) -> None:
         MAX_KEY_BYTES,
         Outcome,
         load_public_key,
-        read_input,
         verify_attestations,
     )
+    from weightgate.inputfiles import read_input
 
     key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
     raw = read_input(attestation, MAX_ATTESTATION_BYTES, "attestation")

@@ -115,7 +115,7 @@ def load_policy(path: Path | None) -> Policy:
         merged[section] = {**default.data.get(section, {}), **user.data.get(section, {})}
     merged["licenses"]["declared"] = {**default.data.get("licenses", {}).get("declared", {}),
                                       **user.data.get("licenses", {}).get("declared", {})}
-    return _build(merged, user, str(path), path.read_text(encoding="utf-8"))
+    return _build(merged, user, str(path), user.text)  # the text already read: one read, one digest
 
 
 def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -> Policy:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Hashable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from weightgate.errors import InputFileError
+from weightgate.inputfiles import read_input
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
 MAX_NODES = 1_000_000  # after alias expansion
@@ -44,6 +45,7 @@ class LocatedDocument:
     path: Path
     data: Any
     lines: dict[PathKey, int]
+    text: str = field(default="", repr=False, compare=False)  # as read, e.g. for the policy's digest
 
     def line_of(self, key: PathKey) -> int:
         """The line of `key`, or of its nearest ancestor that exists (schema errors name missing keys)."""
@@ -55,21 +57,11 @@ class LocatedDocument:
 
 
 def load_document(path: Path, what: str) -> LocatedDocument:
+    raw = read_input(path, MAX_DOCUMENT_BYTES, what)
     try:
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise InputFileError(f"{path}: {what} is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}")
-        # Read at most one byte past the limit: a pipe or device (`<(...)`, /dev/zero) has no size to check
-        # up front, and a file may grow after the stat.
-        with path.open("rb") as f:
-            raw = f.read(MAX_DOCUMENT_BYTES + 1)
-        if len(raw) > MAX_DOCUMENT_BYTES:
-            raise InputFileError(f"{path}: {what} is over the limit of {MAX_DOCUMENT_BYTES} bytes")
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputFileError(f"{path}: {what} is not UTF-8 text ({e.reason} at byte {e.start})") from e
-    except OSError as e:
-        raise InputFileError(f"cannot read {what} {path}: {e.strerror or e}") from e
     return parse_document(text, path, what)
 
 
@@ -87,7 +79,7 @@ def parse_document(text: str, path: Path, what: str) -> LocatedDocument:
         loader.dispose()
     if data is _EMPTY:
         raise InputFileError(f"{path}: {what} is empty", hint=f"write a YAML mapping; see the {what} schema")
-    return LocatedDocument(path, data, builder.lines)
+    return LocatedDocument(path, data, builder.lines, text)
 
 
 def _line(event: yaml.Event) -> int:

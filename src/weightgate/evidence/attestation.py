@@ -18,7 +18,6 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from weightgate import __version__, refs
@@ -267,16 +266,3 @@ def _vsa_statement(payload: bytes) -> dict[str, Any]:
     if not isinstance(document.get("subject"), list) or not all(isinstance(s, dict) for s in document["subject"]):
         raise _NotBelieved("the statement has no subject list")
     return document
-
-
-
-def read_input(path: Path, limit: int, what: str) -> bytes:
-    """A key or attestation file given on the command line, read whole but bounded."""
-    try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        raise InputFileError(f"cannot read {what} {path}: {e.strerror or e}") from e
-    if len(data) > limit:
-        raise InputFileError(f"{what} {path} is larger than {limit} bytes")
-    return data

@@ -19,6 +19,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from weightgate.errors import InputFileError
+from weightgate.inputfiles import read_input
+
 P = "weightgate:"
 MAX_BOM_BYTES = 64 * 1024 * 1024
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection (OWASP CSV injection)
@@ -79,6 +82,9 @@ def build_inventory(paths: Iterable[Path], revalidation_days: int, as_of: dateti
     for path in paths:
         try:
             bom = _read_bom(path)
+        except InputFileError as e:  # unreadable or over the limit: the message names the file
+            problems.append(str(e))
+            continue
         except ValueError as e:
             problems.append(f"{path}: {e}")
             continue
@@ -96,13 +102,7 @@ def build_inventory(paths: Iterable[Path], revalidation_days: int, as_of: dateti
 
 
 def _read_bom(path: Path) -> _Bom:
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_BOM_BYTES + 1)
-    except OSError as e:
-        raise ValueError(f"cannot be read: {e.strerror or e}") from None
-    if len(raw) > MAX_BOM_BYTES:
-        raise ValueError(f"larger than {MAX_BOM_BYTES} bytes")
+    raw = read_input(path, MAX_BOM_BYTES, "BOM")
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError):
