@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import resource
 import signal
 import struct
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
+from hardening.profiles import parser_share
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Inspector, Issue
 from weightgate.formats.sniff import new_inspector
@@ -38,10 +42,17 @@ class CaseTimeout(Exception):
 
 
 @contextlib.contextmanager
-def bounded(max_peak: int = MAX_CASE_PEAK_BYTES, timeout_s: float = CASE_TIMEOUT_S) -> Iterator[None]:
-    """Run one case under a hard timer and check its tracemalloc peak (tracing is started by the conftest
-    fixture for fuzz tests, or here)."""
-    if not tracemalloc.is_tracing():
+def bounded(max_peak: int = MAX_CASE_PEAK_BYTES, timeout_s: float = CASE_TIMEOUT_S, *,
+            always_precise: bool = False) -> Iterator[None]:
+    """Run one case under a hard timer and check its memory.
+
+    The `ci` profile and the hostile-input tests check every case's own tracemalloc peak. Tracing makes
+    hypothesis itself five times slower, so under the `long` profile every case is held to a ceiling on the
+    process's peak RSS and every SAMPLE_EVERY-th case to the tracemalloc peak as well (`always_precise`: every
+    case, whatever the profile)."""
+    precise = always_precise or not _long_profile() or _next_case() % SAMPLE_EVERY == 0
+    started = precise and not tracemalloc.is_tracing()
+    if started:
         tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     tracemalloc.reset_peak()
@@ -56,9 +67,29 @@ def bounded(max_peak: int = MAX_CASE_PEAK_BYTES, timeout_s: float = CASE_TIMEOUT
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    peak = tracemalloc.get_traced_memory()[1] - before
-    assert peak <= max_peak, f"case allocated {peak} bytes at its peak (bound {max_peak})"
+        peak = tracemalloc.get_traced_memory()[1] - before
+        if started:
+            tracemalloc.stop()
+    if precise:
+        assert peak <= max_peak, f"case allocated {peak} bytes at its peak (bound {max_peak})"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert rss <= MAX_PROCESS_RSS_BYTES, f"the process reached {rss} bytes of RSS (ceiling {MAX_PROCESS_RSS_BYTES})"
     _count_case()
+
+
+SAMPLE_EVERY = 20
+MAX_PROCESS_RSS_BYTES = 2 * 1024**3  # pytest + hypothesis's own growth over 100,000 cases stay far below
+
+
+def _long_profile() -> bool:
+    return settings.get_current_profile_name() == "long"
+
+
+_CASE_NUMBER = itertools.count()
+
+
+def _next_case() -> int:
+    return next(_CASE_NUMBER)
 
 
 def _count_case() -> None:
@@ -75,6 +106,15 @@ def _count_case() -> None:
 
 
 _CASES: dict[str, int] = {}  # cases run per test in this process (only with WEIGHTGATE_FUZZ_COUNTS)
+
+T = TypeVar("T")
+
+
+def shares_parser(tests: int) -> Callable[[T], T]:
+    """Mark a test as one of `tests` that fuzz the same parser: the `long` profile splits that parser's cases
+    between them (profiles.parser_share)."""
+    share = parser_share(tests)
+    return share if share is not None else (lambda test: test)  # type: ignore[return-value]
 
 
 # --- feeding ----------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from hardening.fuzzing import (
     feed,
     mutated,
     seeds_from,
+    shares_parser,
     size_hint,
     sniff,
 )
@@ -71,6 +72,7 @@ MAYBE_EDITS = st.one_of(st.just([]), EDITS)
 Hint = tuple[int, int, int]
 
 
+@shares_parser(2)
 @given(members=MEMBERS, deflate=st.booleans(), edits=MAYBE_EDITS, chunking=CHUNKINGS, hint=SIZE_HINTS)
 def test_zip_written_then_mutated(members: dict[str, bytes], deflate: bool, edits: list, chunking: tuple[int, ...],
                                   hint: Hint) -> None:
@@ -80,6 +82,7 @@ def test_zip_written_then_mutated(members: dict[str, bytes], deflate: bool, edit
         sniff(archive, chunking, size_hint(hint, len(archive)))
 
 
+@shares_parser(2)
 @given(data=st.one_of(mutated(ZIPS), st.binary(max_size=2048).map(lambda b: b"PK\x03\x04" + b)),
        chunking=CHUNKINGS, hint=SIZE_HINTS)
 def test_zip_seeds_mutated_and_random(data: bytes, chunking: tuple[int, ...], hint: Hint) -> None:

@@ -22,6 +22,7 @@ from hardening.fuzzing import (
     feed,
     mutated,
     seeds_from,
+    shares_parser,
     size_hint,
     sniff,
 )
@@ -100,6 +101,7 @@ def _valid_pickles() -> list[bytes]:
 VALID = seeds_from([lambda data=data: data for data in _valid_pickles()])
 
 
+@shares_parser(4)
 @given(data=opcode_soup(), chunking=CHUNKINGS)
 def test_opcode_soup(data: bytes, chunking: tuple[int, ...]) -> None:
     with bounded():
@@ -107,6 +109,7 @@ def test_opcode_soup(data: bytes, chunking: tuple[int, ...]) -> None:
         sniff(data, chunking)
 
 
+@shares_parser(4)
 @given(value=PLAIN, protocol=st.integers(0, 5), edits=st.one_of(st.just([]), EDITS), chunking=CHUNKINGS,
        hint=SIZE_HINTS)
 def test_pickle_module_output_mutated(value: object, protocol: int, edits: list, chunking: tuple[int, ...],
@@ -120,6 +123,7 @@ def test_pickle_module_output_mutated(value: object, protocol: int, edits: list,
         assert result.issues == []
 
 
+@shares_parser(4)
 @given(data=mutated(VALID), chunking=CHUNKINGS, hint=SIZE_HINTS)
 def test_mutated_torch_joblib_and_malicious_pickles(data: bytes, chunking: tuple[int, ...],
                                                     hint: tuple[int, int, int]) -> None:
@@ -130,6 +134,7 @@ def test_mutated_torch_joblib_and_malicious_pickles(data: bytes, chunking: tuple
             feed(PickleInspector(Format.PICKLE, Nesting(new_inspector).child(member, "tar")), data, chunking)
 
 
+@shares_parser(4)
 @given(data=st.binary(max_size=4096), chunking=CHUNKINGS)
 def test_random_bytes_as_a_pickle(data: bytes, chunking: tuple[int, ...]) -> None:
     with bounded():

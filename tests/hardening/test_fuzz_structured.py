@@ -22,6 +22,7 @@ from hardening.fuzzing import (
     mutated,
     pieces,
     seeds_from,
+    shares_parser,
     size_hint,
     sniff,
     well_formed,
@@ -114,6 +115,7 @@ def test_onnx_and_saved_model_walkers(data: bytes, chunking: tuple[int, ...], hi
             well_formed(protobuf_facts(fmt, data, hint))
 
 
+@shares_parser(2)
 @given(value=KERAS_CONFIGS, edits=st.one_of(st.just([]), EDITS))
 def test_keras_config(value: object, edits: list) -> None:
     mutant = apply_edits(json.dumps(value).encode(), edits)
@@ -128,6 +130,7 @@ def test_keras_config(value: object, edits: list) -> None:
 H5_LAMBDA = keras_samples.h5_file(json.dumps(keras_samples.legacy_model(keras_samples.lambda2())), weights=4)
 
 
+@shares_parser(2)
 @given(value=KERAS_CONFIGS, noise=st.tuples(st.binary(max_size=64), st.binary(max_size=64)),
        edits=st.one_of(st.just([]), EDITS), h5=st.booleans(), chunking=CHUNKINGS)
 def test_keras_h5_byte_scanner(value: object, noise: tuple[bytes, bytes], edits: list, h5: bool,

@@ -44,7 +44,7 @@ MAX_CHILD_RSS = 200 * MIB  # peak RSS of a whole `weightgate scan` process fed a
 
 def _check(manifest: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
     started = time.monotonic()
-    with bounded(MAX_PEAK, FAST_S):
+    with bounded(MAX_PEAK, FAST_S, always_precise=True):
         code = main(["check", str(manifest), "--offline", "-q", *extra])
     err = capsys.readouterr().err
     assert time.monotonic() - started < FAST_S
@@ -53,7 +53,7 @@ def _check(manifest: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> t
 
 
 def _scan_rules(path: Path) -> list[str]:
-    with bounded(MAX_PEAK, FAST_S):
+    with bounded(MAX_PEAK, FAST_S, always_precise=True):
         report = run_scan(ScanOptions(paths=(path,), source_root=path.parent))
     return sorted(f.rule.id for f in report.active_findings)
 
@@ -222,7 +222,8 @@ def test_safetensors_header_length_of_2_63(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(data)
     # Not safetensors by its bytes (no plausible header), so unknown and not what its name claims.
     assert _scan_rules(tmp_path / "model.safetensors") == ["WG403", "WG404"]
-    with bounded(MAX_PEAK, FAST_S):  # and the safetensors inspector itself refuses the length, allocating nothing
+    # and the safetensors inspector itself refuses the length, allocating nothing
+    with bounded(MAX_PEAK, FAST_S, always_precise=True):
         inspector = SafetensorsInspector(len(data))
         inspector.feed(memoryview(data))
         assert [issue.rule.id for issue in inspector.finish().issues] == ["WG405"]
