@@ -7,6 +7,9 @@ It generates its own inputs (random-content safetensors, GGUF and ONNX-sized fil
 totalling >= 4 GiB; a manifest with 10,000 artifacts), runs every scenario `--repeat` times, and prints the
 median wall time, the ratio against `openssl dgst -sha256` over the same bytes, peak RSS of the weightgate
 process, and PASS/FAIL against the targets of issue 8. Timings come from here, never from unit tests.
+
+weightgate is byte-compiled first, as installing its wheel would leave it; every command (openssl too) is
+started and measured by a small launcher process, so that its peak RSS is its own.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,16 +46,29 @@ class Result:
     passed: bool
 
 
+# Each command runs under this launcher, a fresh and small process: on Linux a child's ru_maxrss starts from
+# the RSS of the process that forked it, so children forked by this script (which holds the generated data)
+# would report this script's size, not their own. The launcher times its child too, leaving out its own start.
+LAUNCHER = """
+import json, os, subprocess, sys, tempfile, time
+errors = tempfile.TemporaryFile()
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=errors)
+_, status, usage = os.wait4(child.pid, 0)
+elapsed = time.perf_counter() - start
+errors.seek(0)
+err = errors.read().decode(errors="replace")
+print(json.dumps([elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), err[-2000:]]))
+"""
+
+
 def run_timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, exit code) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.read().decode() if proc.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], cwd=cwd, capture_output=True, text=True, check=True)
+    elapsed, rss, code, err = json.loads(out.stdout)
+    if code not in (0, 1):
+        raise SystemExit(f"{cmd} failed ({code}): {err}")
+    return elapsed, rss, code
 
 
 def median_run(cmd: list[str], repeat: int, cwd: Path | None = None) -> tuple[float, float]:
@@ -218,6 +233,12 @@ def bench(work: Path, repeat: int, quick: bool) -> list[Result]:
     return results
 
 
+def weightgate_package() -> str:
+    out = subprocess.run([sys.executable, "-c", "import weightgate, os; print(os.path.dirname(weightgate.__file__))"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def table(results: list[Result]) -> str:
     rows = ["| scenario | median s | reference | ref s | ratio | peak RSS MiB | target | |", "|---" * 8 + "|"]
     for r in results:
@@ -237,6 +258,10 @@ def main() -> int:
     args = ap.parse_args()
     if shutil.which("openssl") is None:
         raise SystemExit("openssl is needed as the reference")
+    # Bytecode as a wheel install leaves it (pip compiles on install): an editable install under
+    # PYTHONDONTWRITEBYTECODE would otherwise compile every module on every run.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(weightgate_package()))], check=True,
+                   stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="wg-bench-", dir=args.workdir))
     try:
         results = bench(work, args.repeat, args.quick)

@@ -1,5 +1,8 @@
 """SPDX expressions parsed by license-expression and judged against a policy."""
 
+import functools
+from typing import Any
+
 import pytest
 
 from weightgate.governance import licenses
@@ -68,3 +71,47 @@ def test_verdicts(text, denied, review, restrictions):
 
 def test_undeclared_licenserefs_are_named():
     assert judge_license(parse_license("MIT AND LicenseRef-other"), POLICY).undeclared == ("LicenseRef-other",)
+
+
+@functools.cache
+def _full_spdx_licensing() -> Any:
+    """A licensing of every SPDX symbol (LicenseRef aliases dropped): what parse_license used before it built a
+    licensing of just the symbols the text mentions."""
+    from license_expression import LicenseSymbol, Licensing, get_spdx_licensing
+
+    symbols = {}
+    for symbol in get_spdx_licensing().known_symbols.values():
+        if symbol.key.lower().startswith(licenses.USER_DEFINED_PREFIXES) or symbol.key in symbols:
+            continue
+        aliases = tuple(a for a in symbol.aliases if not a.lower().startswith(licenses.USER_DEFINED_PREFIXES))
+        symbols[symbol.key] = LicenseSymbol(symbol.key, aliases=aliases, is_exception=symbol.is_exception)
+    return Licensing(list(symbols.values()))
+
+
+def _full_spdx_parse(text: str) -> str:
+    try:
+        return str(_full_spdx_licensing().parse(text, validate=False, strict=True))
+    except Exception as e:  # compared by kind: both must refuse the same texts
+        return f"error {type(e).__name__}"
+
+
+def _fast_parse(text: str) -> str:
+    try:
+        return str(licenses._licensing_for(text).parse(text, validate=False, strict=True))
+    except Exception as e:
+        return f"error {type(e).__name__}"
+
+
+def test_parsing_with_the_symbols_a_text_mentions_equals_parsing_with_all_of_them():
+    spdx = licenses._spdx_symbols()
+    ids = sorted(spdx)
+    aliases = sorted(a for symbol in spdx.values() for a in symbol.aliases)
+    exceptions = [key for key, symbol in spdx.items() if symbol.is_exception][:20]
+    texts = [*ids, *aliases, *(i.lower() for i in ids[::5]), *(i.upper() for i in ids[3::5]),
+             *(f"{a} WITH {e}" for a, e in zip(ids[::97], exceptions, strict=False)),
+             *(f"({a} OR {b}) AND {c}" for a, b, c in zip(ids[::61], ids[5::61], aliases[::41], strict=False)),
+             "GPL 2.0", "MIT-0", "MIT AND MIT-0", "Apache-2.0 WITH", "mit or isc and zlib", "BSD-3-Clause-Clear",
+             "Unknown-License OR MIT", "LicenseRef-x AND mit", "(", "MIT WITH GPL-2.0"]
+    mismatches = [(t, _fast_parse(t), full) for t in texts if (full := _full_spdx_parse(t)) != _fast_parse(t)]
+    assert mismatches == []
+    assert len(ids) > 600 and len(texts) > 1000

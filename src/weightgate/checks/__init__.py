@@ -12,14 +12,24 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from weightgate.facts import ArtifactFacts
-from weightgate.findings import Finding, Location
-from weightgate.governance.digests import BoundDigest, evidence_digests
-from weightgate.governance.facts import GovernanceFacts
-from weightgate.manifest import Artifact, Manifest
-from weightgate.mirror import MirrorLocation
-from weightgate.policy import Policy
+from weightgate.findings import Finding
+
+if TYPE_CHECKING:  # `scan` imports check modules for their judging functions, without a manifest or governance
+    from weightgate.facts import ArtifactFacts
+    from weightgate.findings import Location
+    from weightgate.governance.digests import BoundDigest
+    from weightgate.governance.facts import GovernanceFacts
+    from weightgate.manifest import Artifact, Manifest
+    from weightgate.mirror import MirrorLocation
+    from weightgate.policy import Policy
+
+
+def _no_governance() -> GovernanceFacts:
+    from weightgate.governance.facts import GovernanceFacts
+
+    return GovernanceFacts()
 
 
 @dataclass(frozen=True)
@@ -30,11 +40,13 @@ class CheckContext:
     facts: Mapping[str, ArtifactFacts]  # artifact id -> verified facts; empty when offline
     today: datetime.date
     offline: bool
-    governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
+    governance: GovernanceFacts = field(default_factory=_no_governance)  # eval evidence, registry entries
 
     @functools.cached_property
     def digests(self) -> dict[str, BoundDigest]:
         """The digest evidence binds to, per artifact (computed once; see governance.digests)."""
+        from weightgate.governance.digests import evidence_digests
+
         return evidence_digests(self.manifest, self.facts.values())
 
     def at(self, artifact: Artifact, *suffix: str | int) -> Location:

@@ -17,7 +17,7 @@ from weightgate.formats.compressed import compression_format, decompressed_prefi
 from weightgate.formats.gguf import gguf_byte_order
 from weightgate.formats.hdf5 import hdf5_signature_offset
 from weightgate.formats.numpyfmt import NPY_MAGIC
-from weightgate.formats.picklefmt import PROTO_OPCODE, looks_like_pickle
+from weightgate.formats.picklehead import PROTO_OPCODE, looks_like_pickle
 from weightgate.formats.protobuf import detect_protobuf
 from weightgate.formats.safetensors_header import LENGTH_BYTES, MAX_HEADER_BYTES
 

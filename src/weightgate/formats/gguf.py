@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Issue
-from weightgate.formats.chat_template import template_issues
 from weightgate.rules import MALFORMED_FILE
 
 GGUF_MAGIC = b"GGUF"
@@ -201,6 +200,8 @@ class GgufInspector:
             inspection.issues.append(Issue(MALFORMED_FILE, f"GGUF {self._problem}"))
         for key, text in self._meta.strings.items():
             if key.startswith(TEMPLATE_KEY):  # every template is code, whole (not the truncated detail)
+                from weightgate.formats.chat_template import template_issues  # detection imports gguf
+
                 inspection.issues.extend(template_issues(key, text))
         return inspection
 

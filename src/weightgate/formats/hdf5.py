@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection
-from weightgate.formats.keras import KerasConfigScanner
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 FIRST_USERBLOCK_OFFSET = 512
@@ -44,6 +43,8 @@ class Hdf5Inspector:
 
     def __init__(self, size: int) -> None:
         self._head = bytearray()
+        from weightgate.formats.keras import KerasConfigScanner  # detection imports this module
+
         self._scanner = KerasConfigScanner()
 
     def feed(self, chunk: memoryview) -> None:

@@ -14,7 +14,6 @@ import re
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Inspector, Issue
 from weightgate.formats.members import NestedResults, Nesting
-from weightgate.formats.picklefmt import PickleInspector
 from weightgate.rules import MALFORMED_FILE
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -56,6 +55,8 @@ class NpyInspector:
         """Once the header is complete: an object array's data section is a pickle to walk."""
         self._header_seen = True
         if inspect_npy(bytes(self._prefix), -1).details.get("object_dtype") == "true":
+            from weightgate.formats.picklefmt import PickleInspector  # detection imports this module
+
             self._pickle = PickleInspector(Format.PICKLE, self._nesting.child("object array data", "npy"))
 
     def _wanted(self) -> int:

@@ -12,22 +12,9 @@ from typing import NoReturn
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Inspector
-from weightgate.formats.compressed import CompressedInspector
 from weightgate.formats.detect import HEAD_BYTES, detect_head, inner_format
-from weightgate.formats.gguf import GgufInspector
-from weightgate.formats.hdf5 import Hdf5Inspector
 from weightgate.formats.headfacts import HeadFactsInspector, no_facts, unknown_facts
-from weightgate.formats.jsontext import JsonInspector, TextInspector
 from weightgate.formats.members import CONTAINER_FORMATS, DepthLimitInspector, Nesting
-from weightgate.formats.numpyfmt import NpyInspector
-from weightgate.formats.onnxmodel import OnnxInspector
-from weightgate.formats.parquet import ParquetInspector
-from weightgate.formats.picklefmt import PickleInspector
-from weightgate.formats.protobuf import protobuf_facts
-from weightgate.formats.safetensors_header import SafetensorsInspector
-from weightgate.formats.tarfmt import TarInspector
-from weightgate.formats.tfgraph import SavedModelInspector
-from weightgate.formats.zipfmt import ZipInspector
 
 
 def new_inspector(size: int, nesting: Nesting | None = None) -> Inspector:
@@ -73,34 +60,64 @@ def family_inspector(fmt: Format, size: int, nesting: Nesting | None = None) -> 
     nesting = nesting or Nesting(new_inspector)
     if fmt in CONTAINER_FORMATS and nesting.too_deep:
         return DepthLimitInspector(fmt, nesting)
+    # Each family's module is imported when a file of that family turns up: a run over safetensors files
+    # never pays for the pickle walker, the zip reader or Jinja.
     match fmt:
         case Format.ZIP | Format.PYTORCH_ZIP | Format.KERAS_V3 | Format.NUMPY_NPZ:
+            from weightgate.formats.zipfmt import ZipInspector
+
             return ZipInspector(nesting)
         case Format.TAR | Format.PYTORCH_TAR:
+            from weightgate.formats.tarfmt import TarInspector
+
             return TarInspector(nesting)
         case Format.SAFETENSORS:
+            from weightgate.formats.safetensors_header import SafetensorsInspector
+
             return SafetensorsInspector(size)
         case Format.GGUF:
+            from weightgate.formats.gguf import GgufInspector
+
             return GgufInspector(size)
         case Format.NUMPY:
+            from weightgate.formats.numpyfmt import NpyInspector
+
             return NpyInspector(nesting)
         case Format.JSON | Format.JSONL:
+            from weightgate.formats.jsontext import JsonInspector
+
             return JsonInspector(size)
         case Format.PARQUET:
+            from weightgate.formats.parquet import ParquetInspector
+
             return ParquetInspector(size)
         case Format.TEXT:
+            from weightgate.formats.jsontext import TextInspector
+
             return TextInspector(size)
         case Format.PICKLE | Format.JOBLIB:
+            from weightgate.formats.picklefmt import PickleInspector
+
             return PickleInspector(fmt, nesting)
         case Format.ONNX:
+            from weightgate.formats.onnxmodel import OnnxInspector
+
             return OnnxInspector(size)
         case Format.TF_SAVEDMODEL:
+            from weightgate.formats.tfgraph import SavedModelInspector
+
             return SavedModelInspector(size)
         case Format.SENTENCEPIECE:
+            from weightgate.formats.protobuf import protobuf_facts
+
             return HeadFactsInspector(fmt, protobuf_facts)
         case Format.HDF5:
+            from weightgate.formats.hdf5 import Hdf5Inspector
+
             return Hdf5Inspector(size)
         case Format.GZIP | Format.BZIP2 | Format.XZ:
+            from weightgate.formats.compressed import CompressedInspector
+
             return CompressedInspector(fmt, nesting)
         case Format.SEVEN_ZIP | Format.ZSTD:  # not opened (no stdlib decoder): the format policy judges them
             return HeadFactsInspector(fmt, compressed_facts)

@@ -43,19 +43,46 @@ class LicenseVerdict:
     restrictions: frozenset[Restriction]
 
 
-@functools.cache
-def _licensing() -> Any:
-    """An SPDX licensing without the LicenseRef aliases license-expression ships (e.g. `LicenseRef-Apache`
-    would silently become Apache-2.0): user-defined LicenseRef ids stay literal and must be declared."""
-    from license_expression import LicenseSymbol, Licensing, get_spdx_licensing
+@dataclass(frozen=True)
+class _SpdxSymbol:
+    aliases: tuple[str, ...]
+    is_exception: bool
+    lowered_names: tuple[str, ...]  # the id and its aliases in lower case, for matching
 
-    symbols = {}
-    for symbol in get_spdx_licensing().known_symbols.values():
-        if symbol.key.lower().startswith(USER_DEFINED_PREFIXES) or symbol.key in symbols:
+
+@functools.cache
+def _spdx_symbols() -> dict[str, _SpdxSymbol]:
+    """SPDX id -> its aliases, from the license index license-expression ships, without its
+    LicenseRef aliases (e.g. `LicenseRef-Apache` would silently become Apache-2.0): user-defined LicenseRef
+    ids stay literal and must be declared."""
+    from license_expression import get_license_index
+
+    symbols: dict[str, _SpdxSymbol] = {}
+    for entry in get_license_index():
+        key = entry.get("spdx_license_key") or ""
+        if not key or key.lower().startswith(USER_DEFINED_PREFIXES) or key in symbols:
             continue
-        aliases = tuple(a for a in symbol.aliases if not a.lower().startswith(USER_DEFINED_PREFIXES))
-        symbols[symbol.key] = LicenseSymbol(symbol.key, aliases=aliases, is_exception=symbol.is_exception)
-    return Licensing(list(symbols.values()))
+        aliases = tuple(a for a in entry.get("other_spdx_license_keys") or ()
+                        if not a.lower().startswith(USER_DEFINED_PREFIXES))
+        symbols[key] = _SpdxSymbol(aliases, bool(entry.get("is_exception")),
+                                   tuple(name.lower() for name in (key, *aliases)))
+    return symbols
+
+
+def _licensing_for(text: str) -> Any:
+    """A licensing that knows the SPDX symbols whose id or an alias occurs in `text` (ignoring case).
+
+    The parser only recognises known ids and aliases as substrings of the text, so the others could never
+    match: the result is the one a licensing of all ~2,600 symbols gives, without building that licensing,
+    which cost more than the rest of an offline check."""
+    from license_expression import LicenseSymbol, Licensing
+
+    lowered = text.lower()
+    return Licensing([
+        LicenseSymbol(key, aliases=symbol.aliases, is_exception=symbol.is_exception)
+        for key, symbol in _spdx_symbols().items()
+        if any(name in lowered for name in symbol.lowered_names)
+    ])
 
 
 def is_user_defined(license_id: str) -> bool:
@@ -71,7 +98,7 @@ def parse_license(text: str) -> ParsedLicense:
         raise LicenseParseError("the license expression is empty")
     if len(text) > MAX_EXPRESSION_CHARS:
         raise LicenseParseError(f"the license expression is longer than {MAX_EXPRESSION_CHARS} characters")
-    licensing = _licensing()
+    licensing = _licensing_for(text)
     try:
         tree = licensing.parse(text, validate=False, strict=True)
     except (ExpressionError, AttributeError, TypeError) as e:
@@ -87,7 +114,7 @@ def parse_license(text: str) -> ParsedLicense:
 
 
 def _is_spdx(license_id: str) -> bool:
-    return license_id in _licensing().known_symbols
+    return license_id in _spdx_symbols()
 
 
 def _options(node: Any) -> tuple[frozenset[str], ...]:
