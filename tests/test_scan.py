@@ -159,6 +159,41 @@ def test_waiver_for_the_folder_digest_clears_custom_code(tmp_path):
         "WG530"]
 
 
+# --- chat templates saved as files (CVE-2024-34359's payload, in the file transformers now writes) ----------
+
+MRO = "{% for m in messages %}{{ m.content }}{% endfor %}{{ ''.__class__.__mro__[1].__subclasses__() }}"
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+          "'<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def test_template_files_are_judged_by_their_path(tmp_path):
+    root = write(tmp_path / "m", {
+        **clean_files(), "chat_template.jinja": SSTI.encode(),
+        "additional_chat_templates/tool_use.jinja": MRO.encode(),
+        "additional_chat_templates/rag.jinja": CHATML.encode(),
+        "README.md": f"# model\n\nNever ship `{SSTI}`\n".encode(),  # quoting a payload is not a template
+    })
+    report = scan(root)
+    assert by_rule(report) == {"WG535": [f"{root}/additional_chat_templates/tool_use.jinja",
+                                         f"{root}/chat_template.jinja"]}
+    assert {dict(f.evidence)["template"] for f in report.active_findings} == {"chat_template",
+                                                                               "chat_template.tool_use"}
+
+
+def test_template_file_given_alone_as_pre_commit_does(tmp_path):
+    root = write(tmp_path / "repo", {"chat_template.jinja": CHATML.encode(), "bad/chat_template.jinja": MRO.encode()})
+    assert scan(root / "chat_template.jinja").active_findings == ()
+    assert by_rule(scan(root / "bad" / "chat_template.jinja")) == {"WG535": [str(root / "bad" / "chat_template.jinja")]}
+
+
+def test_oversize_template_file_fails_closed(tmp_path):
+    from weightgate.formats.chat_template import MAX_TEMPLATE_FILE_BYTES
+
+    root = write(tmp_path / "m", {"chat_template.jinja": b"{{ bos_token }}" * (MAX_TEMPLATE_FILE_BYTES // 15 + 1)})
+    [finding] = scan(root).active_findings
+    assert finding.rule.id == "WG536" and "byte limit" in finding.message
+
+
 # --- the command: exit codes and outputs ------------------------------------------------------------------------
 
 

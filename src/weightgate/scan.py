@@ -7,7 +7,8 @@ format policy and inspectors. Findings are located at the scanned file, line 1.
 
 A group has an artifact digest, computed exactly as for a manifest artifact whose mirror is that folder
 (for a single file: its folder holding only that file), so a policy waiver written for `check` clears the
-same finding in `scan`, and custom loading code (WG530) is judged per group.
+same finding in `scan`, and custom loading code (WG530) is judged per group. Chat-template files
+(`*.jinja`) are judged by their path, as `check` judges them (WG535/WG536).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from weightgate import __version__, rules
+from weightgate.checks.chat_templates import template_file_findings
 from weightgate.checks.custom_code import custom_code_finding, find_custom_code
 from weightgate.checks.formats import issue_findings, judge_extension, judge_format
 from weightgate.errors import InputFileError
@@ -154,6 +156,7 @@ def _file_findings(facts: FileFacts, policy: Policy) -> Iterator[Finding]:
     yield from judge_format(facts.format, policy.format_action(facts.format), where, facts.path, facts.path)
     yield from judge_extension(facts.path, facts.format, where, facts.path)
     yield from issue_findings(facts.issues, policy, where, facts.path, facts.path)
+    yield from template_file_findings(facts.path, facts, policy, where, facts.path)
 
 
 def _custom_code(group: _Group, files: tuple[FileFacts, ...]) -> Iterator[Finding]:

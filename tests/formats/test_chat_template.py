@@ -11,7 +11,15 @@ import json
 import pytest
 
 from weightgate.formats import Format
-from weightgate.formats.chat_template import MAX_TEMPLATE_CHECK_CHARS, template_issues
+from weightgate.formats.base import Issue
+from weightgate.formats.chat_template import (
+    JINJA_DETAIL,
+    JINJA_ISSUES_DETAIL,
+    MAX_TEMPLATE_CHECK_CHARS,
+    MAX_TEMPLATE_FILE_BYTES,
+    template_file_issues,
+    template_issues,
+)
 from weightgate.rules import TEMPLATE_INJECTION, TEMPLATE_UNCHECKED
 
 from .feeding import inspect_all_chunkings, inspect_bytes
@@ -232,3 +240,71 @@ def test_json_without_template_has_no_template_facts() -> None:
     result = inspect_bytes(_json({"architectures": ["LlamaForCausalLM"], "template": "{{ x.__class__ }}"}))
     assert result.issues == []
     assert "has_chat_template" not in result.details
+
+
+# --- templates saved as their own files (chat_template.jinja): text inspected without its name -------------
+
+
+def test_text_with_jinja_syntax_records_the_template_verdict_but_no_issue() -> None:
+    payload = "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
+    result = inspect_all_chunkings(payload.encode())
+    assert result.format is Format.TEXT
+    assert result.issues == []  # the inspector cannot know it is a template; checks/chat_templates.py judges
+    assert result.details[JINJA_DETAIL] == "true"
+    [recorded] = json.loads(result.details[JINJA_ISSUES_DETAIL])
+    assert recorded["rule"] == TEMPLATE_INJECTION.id and "__subclasses__" in recorded["message"]
+
+
+@pytest.mark.parametrize("template", [CHATML, LLAMA3, TOOLS], ids=["chatml", "llama3", "tools"])
+def test_real_template_text_records_a_clean_verdict(template: str) -> None:
+    details = inspect_all_chunkings(template.encode()).details
+    assert details[JINJA_DETAIL] == "true" and JINJA_ISSUES_DETAIL not in details
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"# A model card\n\nNo template syntax, only {braces} and } {.\n",
+     b"x" * (MAX_TEMPLATE_FILE_BYTES - 20) + b"{{ x.__class__ }}" + b"x" * 10],  # too long to keep
+    ids=["no-jinja-syntax", "over-the-bound"],
+)
+def test_text_without_a_checkable_template_records_nothing(data: bytes) -> None:
+    assert inspect_all_chunkings(data, chunkings=[7, 4096]).details == {"encoding": "utf-8"}
+
+
+def test_a_file_just_within_the_bound_is_kept_and_checked() -> None:
+    data = b"{{ x.__class__ }}" + b"x" * (MAX_TEMPLATE_FILE_BYTES - 17)
+    assert JINJA_ISSUES_DETAIL in inspect_all_chunkings(data, chunkings=[7, 4096]).details
+
+
+def _file_issues(data: bytes, name: str = "chat_template") -> list[Issue]:
+    result = inspect_bytes(data)
+    return template_file_issues(name, result.format, len(data), result.details)
+
+
+def test_template_file_verdict_names_the_template() -> None:
+    [issue] = _file_issues(b"hello\n{{ cycler.__init__.__globals__ }}", "chat_template.tool_use")
+    assert issue.rule is TEMPLATE_INJECTION and issue.message.startswith("chat template line 2:")
+    assert dict(issue.evidence) == {"template": "chat_template.tool_use", "line": "2",
+                                    "constructs": "__globals__,__init__,cycler"}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b"", []), (b"You are a helpful assistant.\n", []), (LLAMA3.encode(), []),
+     (b"{% for m in messages %}", ["does not parse"]),
+     (b"{{ x }}\xff\xfe", ["not UTF-8 text"]),
+     (b"{{ x }}" * 20_000 + b"\xff", ["not UTF-8 text (invalid UTF-8 near offset 140000)"]),  # after the head
+     (b'{"role": "{{ x.__class__ }}"}', ["holds json"]),  # content detection says JSON: never parsed as Jinja
+     (b"x" * (MAX_TEMPLATE_FILE_BYTES + 1), ["over the"])],
+    ids=["empty", "literal-text", "llama3", "unparseable", "not-utf8", "not-utf8-late", "json-content", "oversize"],
+)
+def test_template_file_fails_closed_when_it_was_not_parsed(data: bytes, expected: list[str]) -> None:
+    issues = _file_issues(data)
+    assert [i.rule for i in issues] == [TEMPLATE_UNCHECKED] * len(expected)
+    assert all(fragment in i.message for fragment, i in zip(expected, issues, strict=True))
+
+
+def test_unreadable_recorded_verdict_fails_closed() -> None:
+    details = {JINJA_DETAIL: "true", JINJA_ISSUES_DETAIL: '[{"rule": "WG999"}]'}
+    [issue] = template_file_issues("chat_template", Format.TEXT, 10, details)
+    assert issue.rule is TEMPLATE_UNCHECKED and "unreadable" in issue.message

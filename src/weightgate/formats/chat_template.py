@@ -6,16 +6,24 @@ The template is *parsed* with Jinja2's own parser (the engine Hugging Face rende
 rendered or compiled; the syntax tree is then searched for the constructs server-side template injection
 is built from. Real templates use loops, conditions, message fields, string methods and `namespace()`;
 none of them needs anything reported here.
+
+Templates saved as their own files (`chat_template.jinja`, `additional_chat_templates/*.jinja`) reach the
+checker through the text inspector, which does not know file names: any text within MAX_TEMPLATE_FILE_BYTES
+that contains Jinja syntax is parsed, and the verdict is recorded in its facts (`jinja_text_details`). Only
+files whose path makes them templates turn that verdict into findings (`template_file_issues`, called by
+checks/chat_templates.py), so a README quoting `{{ }}` is never judged as one.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from weightgate.formats import Format
 from weightgate.formats.base import Issue
-from weightgate.rules import TEMPLATE_INJECTION, TEMPLATE_UNCHECKED
+from weightgate.rules import TEMPLATE_INJECTION, TEMPLATE_UNCHECKED, Rule
 
 # Real templates are under 20 KB; parsing is linear, and this keeps a hostile one from costing seconds.
 MAX_TEMPLATE_CHECK_CHARS = 256 * 1024
@@ -23,6 +31,14 @@ MAX_TEMPLATE_DETAIL_CHARS = 64 * 1024  # what the facts (and so the ML-BOM) keep
 MAX_FOLDED_CHARS = 4096  # constant strings built in the template (`"__cla" ~ "ss__"`) are folded up to this
 MAX_ISSUES_PER_TEMPLATE = 20
 MAX_SHOWN_CHARS = 80
+# A template file is checked whole or not at all. A character is at least one byte, so a file within this
+# bound always fits MAX_TEMPLATE_CHECK_CHARS; a larger one fails closed (WG536).
+MAX_TEMPLATE_FILE_BYTES = MAX_TEMPLATE_CHECK_CHARS
+# Jinja's default delimiters (transformers and vLLM render with them): text without any renders as itself.
+JINJA_DELIMITERS = (b"{{", b"{%", b"{#")
+# Facts the text inspector records for text with Jinja syntax (and only for such text).
+JINJA_DETAIL = "jinja_syntax"
+JINJA_ISSUES_DETAIL = "jinja_issues"  # the template verdict, as JSON, when it has issues
 
 # Attributes that lead from any object to code or frames. Everything starting with "_" is covered by the
 # prefix rule; these are the public names Jinja's sandbox also refuses (jinja2.sandbox UNSAFE_*), plus
@@ -59,23 +75,24 @@ class _Hit:
 
 
 def template_issues(name: str, text: str) -> list[Issue]:
-    """Issues for one chat template: SSTI constructs (WG535), or why it could not be checked (WG536)."""
+    """Issues for one chat template: SSTI constructs (WG535), or why it could not be checked (WG536).
+    `name` may be empty when the caller does not know it (a template file, whose path names it)."""
+    label, named = _label(name), _named(name)
     if len(text) > MAX_TEMPLATE_CHECK_CHARS:
-        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name} has {len(text)} characters, over the "
-                      f"{MAX_TEMPLATE_CHECK_CHARS}-character limit of the checker", evidence=(("template", name),))]
+        return [Issue(TEMPLATE_UNCHECKED, f"{label} has {len(text)} characters, over the "
+                      f"{MAX_TEMPLATE_CHECK_CHARS}-character limit of the checker", evidence=named)]
     try:
         tree = _parse(text)
     except _Unparseable as exc:
-        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name} does not parse as Jinja: {exc}",
-                      evidence=(("template", name),))]
+        return [Issue(TEMPLATE_UNCHECKED, f"{label} does not parse as Jinja: {exc}", evidence=named)]
     by_line: dict[int, dict[str, _Hit]] = {}
     for hit in _hits(tree):
         by_line.setdefault(hit.line, {}).setdefault(hit.construct, hit)  # each construct once per line
     issues = [_line_issue(name, line, list(hits.values())) for line, hits in sorted(by_line.items())]
     if len(issues) > MAX_ISSUES_PER_TEMPLATE:
         more = len(issues) - MAX_ISSUES_PER_TEMPLATE
-        summary = Issue(TEMPLATE_INJECTION, f"chat template {name}: unsafe constructs on {more} more lines not "
-                        "listed", evidence=(("template", name),))
+        summary = Issue(TEMPLATE_INJECTION, f"{label}: unsafe constructs on {more} more lines not listed",
+                        evidence=named)
         issues = [*issues[:MAX_ISSUES_PER_TEMPLATE], summary]
     return issues
 
@@ -83,8 +100,16 @@ def template_issues(name: str, text: str) -> list[Issue]:
 def _line_issue(name: str, line: int, hits: list[_Hit]) -> Issue:
     """One issue per template line: a payload such as `cycler.__init__.__globals__` is one finding."""
     constructs = ",".join(h.construct for h in hits)
-    return Issue(TEMPLATE_INJECTION, f"chat template {name} line {line}: " + "; ".join(h.message for h in hits),
-                 evidence=(("template", name), ("line", str(line)), ("constructs", constructs)))
+    return Issue(TEMPLATE_INJECTION, f"{_label(name)} line {line}: " + "; ".join(h.message for h in hits),
+                 evidence=(*_named(name), ("line", str(line)), ("constructs", constructs)))
+
+
+def _label(name: str) -> str:
+    return f"chat template {name}" if name else "chat template"
+
+
+def _named(name: str) -> tuple[tuple[str, str], ...]:
+    return (("template", name),) if name else ()
 
 
 def template_details(name: str, text: str) -> dict[str, str]:
@@ -93,6 +118,54 @@ def template_details(name: str, text: str) -> dict[str, str]:
     if len(text) > MAX_TEMPLATE_DETAIL_CHARS:
         details[name + ".truncated"] = "true"
     return details
+
+
+# --- templates saved as their own files -----------------------------------------------------------------------
+
+
+def jinja_text_details(data: bytes) -> dict[str, str]:
+    """Facts for a text file of at most MAX_TEMPLATE_FILE_BYTES (valid UTF-8): nothing unless it contains Jinja
+    syntax; then the template verdict, kept for checks that know from the path whether it is a template."""
+    if not any(delimiter in data for delimiter in JINJA_DELIMITERS):
+        return {}
+    details = {JINJA_DETAIL: "true"}
+    issues = template_issues("", data.decode("utf-8", errors="replace"))
+    if issues:
+        details[JINJA_ISSUES_DETAIL] = json.dumps(
+            [{"rule": i.rule.id, "message": i.message, "evidence": [list(pair) for pair in i.evidence]}
+             for i in issues])
+    return details
+
+
+def template_file_issues(name: str, fmt: Format, size: int, details: Mapping[str, str]) -> list[Issue]:
+    """Issues for a file that is a chat template by its path, from the facts its bytes produced."""
+    if fmt is Format.EMPTY:
+        return []
+    if fmt is not Format.TEXT:
+        reason = details.get("not_text")  # why the text inspector gave up on bytes that started as text
+        why = (f"holds {fmt.value}, not plain text" if fmt is not Format.UNKNOWN
+               else f"is not UTF-8 text ({reason})" if reason else "is not UTF-8 text")
+        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name} {why}, so it was not parsed as Jinja; a loader "
+                      "renders the file as a template all the same", evidence=(("template", name),))]
+    if size > MAX_TEMPLATE_FILE_BYTES:
+        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name} has {size} bytes, over the "
+                      f"{MAX_TEMPLATE_FILE_BYTES}-byte limit of the checker", evidence=(("template", name),))]
+    if JINJA_DETAIL not in details:
+        return []  # no Jinja syntax at all: the template renders as its own text
+    return _recorded_issues(name, details.get(JINJA_ISSUES_DETAIL, "[]"))
+
+
+def _recorded_issues(name: str, recorded: str) -> list[Issue]:
+    """The verdict `jinja_text_details` recorded, as issues naming the template. Anything unreadable (only
+    a bug could produce it) fails closed."""
+    rules: dict[str, Rule] = {TEMPLATE_INJECTION.id: TEMPLATE_INJECTION, TEMPLATE_UNCHECKED.id: TEMPLATE_UNCHECKED}
+    try:
+        return [Issue(rules[entry["rule"]], str(entry["message"]),
+                      evidence=(("template", name), *((str(k), str(v)) for k, v in entry["evidence"])))
+                for entry in json.loads(recorded)]
+    except (ValueError, TypeError, KeyError):
+        return [Issue(TEMPLATE_UNCHECKED, f"chat template {name}: the recorded check result is unreadable",
+                      evidence=(("template", name),))]
 
 
 class _Unparseable(Exception):

@@ -1,7 +1,11 @@
-"""JSON and plain text: JSON is validated whole (bounded), text only checked to stay valid UTF-8.
+"""JSON and plain text: JSON is validated whole (bounded), text checked to stay valid UTF-8.
 
 JSON files here are configs and tokenizers, which loaders parse with plain `json` (duplicate keys allowed),
 so this validates the same way. A file too large to validate fails closed rather than passing unseen.
+
+Text small enough to be a chat template is kept (bounded) and, when it contains Jinja syntax, parsed as
+one: `chat_template.jinja` is only text to the bytes, and this pass never learns file names, so the verdict
+is recorded in the facts and judged by checks/chat_templates.py for the files whose path makes them templates.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Issue
+from weightgate.formats.chat_template import MAX_TEMPLATE_FILE_BYTES, jinja_text_details
 from weightgate.formats.hfconfig import config_facts
 from weightgate.rules import MALFORMED_FILE
 
@@ -125,17 +130,25 @@ def _json_details(value: object) -> dict[str, str]:
 
 
 class TextInspector:
-    """Checks UTF-8 validity incrementally; a file that stops being text is reclassified as UNKNOWN."""
+    """Checks UTF-8 validity incrementally; a file that stops being text is reclassified as UNKNOWN. Text of
+    at most MAX_TEMPLATE_FILE_BYTES is also kept, to be checked as a chat template if it has Jinja syntax."""
 
     def __init__(self, size: int) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._problem: str | None = None
         self._offset = 0
+        # None once the text is known to be larger than any template the checker takes.
+        self._kept: bytearray | None = bytearray() if size <= MAX_TEMPLATE_FILE_BYTES else None
 
     def feed(self, chunk: memoryview) -> None:
         if self._problem is None:
             self._check(bytes(chunk), final=False)
         self._offset += len(chunk)
+        if self._kept is not None:
+            if self._offset > MAX_TEMPLATE_FILE_BYTES or self._problem is not None:
+                self._kept = None
+            else:
+                self._kept += chunk
 
     def _check(self, data: bytes, final: bool) -> None:
         nul = data.find(b"\x00")
@@ -152,7 +165,10 @@ class TextInspector:
             self._check(b"", final=True)
         if self._problem is not None:
             return Inspection(Format.UNKNOWN, {"not_text": self._problem})
-        return Inspection(Format.TEXT, {"encoding": "utf-8"})
+        details = {"encoding": "utf-8"}
+        if self._kept is not None:
+            details.update(jinja_text_details(bytes(self._kept)))
+        return Inspection(Format.TEXT, details)
 
 
 def _malformed(inspection: Inspection, message: str) -> Inspection:
