@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
@@ -295,17 +295,17 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(["manifest", "policy", "default-policy"]))
+@click.argument("name", type=click.Choice(["manifest", "policy", "report", "default-policy"]))
 def schema(name: str) -> None:
-    """Print the manifest or policy JSON Schema, or the built-in default policy."""
+    """Print the manifest, policy or JSON report Schema, or the built-in default policy."""
     if name == "default-policy":
         from weightgate.policy import default_policy_text
 
         click.echo(default_policy_text(), nl=False)
         return
-    from weightgate.jsonschemas import schema_text
+    from weightgate.jsonschemas import SchemaName, schema_text
 
-    click.echo(schema_text("manifest" if name == "manifest" else "policy"), nl=False)
+    click.echo(schema_text(cast(SchemaName, name)), nl=False)  # click.Choice admits only schema names here
 
 
 @cli.command("rules")

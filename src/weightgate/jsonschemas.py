@@ -1,4 +1,4 @@
-"""The public JSON Schemas (manifest, policy) and readable validation messages."""
+"""The public JSON Schemas (manifest, policy, JSON report) and readable validation messages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from weightgate.yamlsource import PathKey
 
-SchemaName = Literal["manifest", "policy"]
+SchemaName = Literal["manifest", "policy", "report"]
 
 
 def schema_text(name: SchemaName) -> str:

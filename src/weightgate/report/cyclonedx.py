@@ -10,7 +10,6 @@ This module imports cyclonedx-python-lib, which is slow to import: only the CLI'
 from __future__ import annotations
 
 import datetime
-import enum
 import hashlib
 import json
 import uuid
@@ -32,11 +31,9 @@ from weightgate.evidence.signatures import SignatureFacts
 from weightgate.facts import ArtifactFacts, FileFacts
 from weightgate.governance.deployment import environments_of, tier_of
 from weightgate.governance.facts import EvidenceFacts
-from weightgate.governance.inheritance import RestrictionIndex
 from weightgate.governance.model_card import ModelCardFacts
-from weightgate.lineage import build_lineage
 from weightgate.manifest import Artifact, BaseModelRef, Manifest, Service
-from weightgate.report.interface import Report
+from weightgate.report.interface import Report, Verification, lookup_status, verification_of
 from weightgate.rules import DOCS_BASE
 
 P = "weightgate:"  # namespace of every property weightgate writes
@@ -45,13 +42,6 @@ HOME = DOCS_BASE.split("/blob/", 1)[0]
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, HOME + "#cyclonedx-serial")
 SPDX_OPERATORS = frozenset({"AND", "OR", "WITH"})
 HF_HOSTS = ("huggingface.co", "hf.co")
-
-
-class Verification(str, enum.Enum):
-    VERIFIED = "verified"  # every file was read and hashed in this run and is exactly the pinned bytes
-    MISMATCH = "differs-from-manifest"  # every file was read, but some bytes are not the pinned ones
-    INCOMPLETE = "incomplete"  # some files could not be verified
-    NOT_VERIFIED = "not-verified"  # nothing was read (offline, or an external base model)
 
 
 class CycloneDxReporter:
@@ -143,18 +133,10 @@ def _identity(artifact: Artifact, bom_ref: str, facts: ArtifactFacts | None) -> 
         properties=_properties({
             "artifact-class": artifact.artifact_class,
             "artifact-digest": facts.digest if facts else None,
-            "verification": _verification(facts).value,
+            "verification": verification_of(facts).value,
             "source-revision": src.revision,
         }),
     )
-
-
-def _verification(facts: ArtifactFacts | None) -> Verification:
-    if facts is None:
-        return Verification.NOT_VERIFIED
-    if facts.intact:
-        return Verification.VERIFIED
-    return Verification.MISMATCH if facts.complete else Verification.INCOMPLETE
 
 
 def _artifact_references(artifact: Artifact, facts: ArtifactFacts | None) -> list[ExternalReference]:
@@ -206,7 +188,7 @@ def _evidence(artifact: Artifact, report: Report) -> dict[str, str | None]:
         "source-tier": str(tier_of(governance, artifact)),
     }
     if artifact.license is not None:
-        restrictions = RestrictionIndex(build_lineage(manifest), governance.licenses).effective(artifact)
+        restrictions = report.restrictions.effective(artifact)
         props["license-restrictions"] = ", ".join(sorted(r.value for r in restrictions)) or "none"
         if (review := artifact.license.review) is not None:
             props.update(_numbered("license-review", {"reviewer": review.reviewer, "date": review.date.isoformat(),
@@ -269,14 +251,8 @@ def _registry_entry(artifact: Artifact, report: Report) -> dict[str, str | None]
     if artifact.registry_entry is None:
         return {}
     record = lookups.record(artifact.id)
-    if lookups.offline or lookups.uri is None:
-        status = "not-checked"
-    elif lookups.unavailable is not None:
-        status = "registry-unavailable"
-    else:
-        status = "found" if record is not None else "missing"
     return _numbered("registry-entry", {
-        "lookup": status, "registry-uri": lookups.uri,
+        "lookup": lookup_status(lookups, artifact.id).value, "registry-uri": lookups.uri,
         "registry-stage": record.stage if record else None, "registry-digest": record.digest if record else None,
     })
 

@@ -3,16 +3,58 @@
 from __future__ import annotations
 
 import datetime
+import enum
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from weightgate.facts import ArtifactFacts, FileFacts
 from weightgate.findings import Finding, Waiver
 from weightgate.governance.facts import GovernanceFacts
 from weightgate.manifest import Manifest
 from weightgate.policy import FailOn, Policy
+from weightgate.registry import RegistryLookups
+
+if TYPE_CHECKING:  # reporters import this module; what the views below need is imported when first used
+    from weightgate.governance.digests import BoundDigest
+    from weightgate.governance.inheritance import RestrictionIndex
+    from weightgate.lineage import Lineage
+
+
+class Verification(str, enum.Enum):
+    """One artifact's bytes, as read in this run (the ML-BOM's `verification`, the JSON report's too)."""
+
+    VERIFIED = "verified"  # every file was read and hashed in this run and is exactly the pinned bytes
+    MISMATCH = "differs-from-manifest"  # every file was read, but some bytes are not the pinned ones
+    INCOMPLETE = "incomplete"  # some files could not be verified
+    NOT_VERIFIED = "not-verified"  # nothing was read (offline, or an external base model)
+
+
+def verification_of(facts: ArtifactFacts | None) -> Verification:
+    if facts is None:
+        return Verification.NOT_VERIFIED
+    if facts.intact:
+        return Verification.VERIFIED
+    return Verification.MISMATCH if facts.complete else Verification.INCOMPLETE
+
+
+class LookupStatus(str, enum.Enum):
+    """What the registry lookup of one artifact's `registry_entry` came to."""
+
+    FOUND = "found"
+    MISSING = "missing"  # the registry was read and holds no such entry
+    UNAVAILABLE = "registry-unavailable"  # the registry could not be read
+    NOT_CHECKED = "not-checked"  # offline, or no registry configured
+
+
+def lookup_status(lookups: RegistryLookups, artifact_id: str) -> LookupStatus:
+    if lookups.offline or lookups.uri is None:
+        return LookupStatus.NOT_CHECKED
+    if lookups.unavailable is not None:
+        return LookupStatus.UNAVAILABLE
+    return LookupStatus.FOUND if lookups.record(artifact_id) is not None else LookupStatus.MISSING
 
 
 @dataclass(frozen=True)
@@ -48,7 +90,37 @@ class Report:
         return tuple(seen)
 
     def facts_for(self, artifact_id: str) -> ArtifactFacts | None:
-        return next((a for a in self.facts if a.artifact_id == artifact_id), None)
+        return self._facts_by_id.get(artifact_id)
+
+    @functools.cached_property
+    def _facts_by_id(self) -> dict[str, ArtifactFacts]:
+        # An index, not a scan per lookup: reporters ask per artifact, and manifests run to thousands of them.
+        by_id: dict[str, ArtifactFacts] = {}
+        for a in self.facts:
+            by_id.setdefault(a.artifact_id, a)
+        return by_id
+
+    # Views of the facts that several reporters show, computed once by the same functions the checks use.
+    @functools.cached_property
+    def digests(self) -> dict[str, BoundDigest]:
+        """The digest approvals and evidence bind to, per artifact (as CheckContext.digests)."""
+        from weightgate.governance.digests import evidence_digests
+
+        return evidence_digests(self.manifest, self.facts) if self.manifest is not None else {}
+
+    @functools.cached_property
+    def lineage(self) -> Lineage:
+        from weightgate.lineage import build_lineage
+
+        assert self.manifest is not None, "a lineage needs a manifest"
+        return build_lineage(self.manifest)
+
+    @functools.cached_property
+    def restrictions(self) -> RestrictionIndex:
+        """Each artifact's effective license restrictions (its own and inherited along the lineage)."""
+        from weightgate.governance.inheritance import RestrictionIndex
+
+        return RestrictionIndex(self.lineage, self.policy.governance.licenses)
 
     def relative(self, path: str) -> str:
         """A path relative to the source root, with forward slashes (SARIF wants repository-relative URIs)."""

@@ -1,0 +1,185 @@
+"""The JSON report's published schema (schemas/report.schema.json): real reports validate against it, failing
+and passing, full and offline, check and scan; it rejects what the report never writes; its enums are the
+code's; `weightgate schema report` prints it; and equal inputs give byte-identical reports."""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from conftest import REPO_ROOT
+from weightgate.cli import main
+from weightgate.evidence.signatures import SignatureStatus
+from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
+from weightgate.facts import FileStatus
+from weightgate.governance.model_card import CardStatus
+from weightgate.governance.policy import Restriction
+from weightgate.jsonschemas import schema_errors, schema_text
+from weightgate.report.interface import LookupStatus, Report, Verification
+from weightgate.report.json import SCHEMA_ID, JsonReporter
+from weightgate.rules import Level, Severity
+
+AS_OF = ["--as-of", "2026-11-26"]
+SCHEMA = json.loads(schema_text("report"))
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    copy = tmp_path / "examples"
+    shutil.copytree(REPO_ROOT / "examples", copy)
+    return copy
+
+
+def _make_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_example", REPO_ROOT / "examples" / "make_example.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fix_example(example: Path) -> None:
+    """The example's planted problems fixed, as tests/test_example.py fixes them: pin the embedder, drop the
+    pickled reranker, restore the GGUF export's approved bytes."""
+    manifest_path = example / "deployment.yaml"
+    doc = yaml.safe_load(manifest_path.read_text())
+    embedder = next(a for a in doc["artifacts"] if a["id"] == "support-embedder")
+    embedder["source"]["revision"] = "0123456789abcdef0123456789abcdef01234567"
+    doc["artifacts"] = [a for a in doc["artifacts"] if a["id"] != "ticket-reranker"]
+    for service in doc["services"]:
+        service["artifacts"] = [a for a in service["artifacts"] if a != "ticket-reranker"]
+    manifest_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for name, data in _make_example().FILES["tiny-chat-gguf"].items():
+        (example / "mirror" / "tiny-chat-gguf" / name).write_bytes(data)
+
+
+def check_json(example: Path, out: Path, *extra: str) -> tuple[int, str]:
+    code = main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"),
+                 "--json", str(out), "-q", *AS_OF, *extra])
+    return code, out.read_text()
+
+
+@pytest.mark.parametrize("extra", [[], ["--offline"]], ids=["full", "offline"])
+def test_failing_example_report_validates(example: Path, tmp_path: Path, extra: list[str]) -> None:
+    code, text = check_json(example, tmp_path / "r.json", *extra)
+    assert code == EXIT_FINDINGS
+    doc = json.loads(text)
+    assert doc["verdict"] == "fail" and doc["$schema"] == SCHEMA_ID
+    assert schema_errors("report", doc) == []
+
+
+def test_passing_example_report_validates(example: Path, tmp_path: Path) -> None:
+    fix_example(example)
+    code, text = check_json(example, tmp_path / "r.json")
+    assert code == EXIT_PASS
+    doc = json.loads(text)
+    assert doc["verdict"] == "pass" and schema_errors("report", doc) == []
+    assert {a["verification"] for a in doc["artifacts"]} == {"verified"}
+
+
+def test_scan_report_validates(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scan.json"
+    main(["scan", str(example / "mirror"), "--json", str(out), "-q", "--source-root", str(example)])
+    doc = json.loads(out.read_text())
+    assert doc["scanned"] and doc["artifacts"] == [] and doc["manifest"] is None
+    assert schema_errors("report", doc) == []
+
+
+def test_hand_built_report_validates(report: Report) -> None:
+    assert schema_errors("report", json.loads(JsonReporter().render(report))) == []
+
+
+def _mutations(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    def changed(edit: Any) -> dict[str, Any]:
+        copy: dict[str, Any] = json.loads(json.dumps(doc))
+        edit(copy)
+        return copy
+
+    return [
+        ("unknown top-level key", changed(lambda d: d.update(extra=1))),
+        ("unknown governance key", changed(lambda d: d["artifacts"][0]["governance"].update(extra=1))),
+        ("unknown signature status", changed(lambda d: d["artifacts"][0]["governance"]["signature"].update(
+            status="fine"))),
+        ("missing binding", changed(lambda d: d["artifacts"][0]["governance"].pop("binding"))),
+        ("malformed digest", changed(lambda d: d["artifacts"][0].update(digest="sha256:xyz"))),
+        ("bad verdict", changed(lambda d: d.update(verdict="maybe"))),
+    ]
+
+
+def test_schema_rejects_what_the_report_never_writes(example: Path, tmp_path: Path) -> None:
+    _, text = check_json(example, tmp_path / "r.json")
+    doc = json.loads(text)
+    assert doc["artifacts"][0]["governance"]["signature"] is not None  # tiny-chat-base is signed
+    for name, mutated in _mutations(doc):
+        assert schema_errors("report", mutated), name
+
+
+def test_schema_is_valid_2020_12() -> None:
+    Draft202012Validator.check_schema(SCHEMA)
+    assert SCHEMA["$id"] == SCHEMA_ID
+    assert SCHEMA["additionalProperties"] is False
+
+
+def _objects(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node] if node.get("type") == "object" else []
+        return found + [o for value in node.values() for o in _objects(value)]
+    if isinstance(node, list):
+        return [o for value in node for o in _objects(value)]
+    return []
+
+
+def test_every_object_is_closed() -> None:
+    """additionalProperties false on every object with fixed keys; only string maps stay open."""
+    for obj in _objects(SCHEMA):
+        if "properties" in obj:
+            assert obj.get("additionalProperties") is False, obj
+            assert set(obj["required"]) == set(obj["properties"]), obj
+        else:
+            assert obj["additionalProperties"] == {"type": "string"}, obj
+
+
+@pytest.mark.parametrize(("definition", "values"), [
+    ("fileStatus", FileStatus), ("verification", Verification), ("restriction", Restriction),
+    (("signature", "status"), SignatureStatus), (("modelCard", "status"), CardStatus),
+    (("registryEntry", "lookup"), LookupStatus), (("finding", "severity"), Severity),
+    (("finding", "level"), Level),
+])
+def test_schema_enums_are_the_codes(definition: str | tuple[str, str], values: type[enum.Enum]) -> None:
+    node = SCHEMA["$defs"][definition] if isinstance(definition, str) else \
+        SCHEMA["$defs"][definition[0]]["properties"][definition[1]]
+    assert node["enum"] == [v.value for v in values]
+
+
+def test_schema_command_prints_the_shipped_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "report"]) == EXIT_PASS
+    assert json.loads(capsys.readouterr().out) == json.loads((REPO_ROOT / "schemas" / "report.schema.json")
+                                                            .read_text())
+
+
+# --- determinism -------------------------------------------------------------------------------------------
+
+TIMESTAMP = re.compile(r'"timestamp": "[^"]*"')
+
+
+@pytest.mark.parametrize("extra", [[], ["--offline"]], ids=["full", "offline"])
+def test_two_runs_differ_only_in_the_timestamp(example: Path, tmp_path: Path, extra: list[str]) -> None:
+    _, first = check_json(example, tmp_path / "a.json", "--workers", "1", *extra)
+    _, second = check_json(example, tmp_path / "b.json", "--workers", "4", *extra)
+    assert TIMESTAMP.sub("", first) == TIMESTAMP.sub("", second)
+
+
+def test_reproducible_runs_are_byte_identical(example: Path, tmp_path: Path) -> None:
+    _, first = check_json(example, tmp_path / "a.json", "--reproducible", "--workers", "1")
+    _, second = check_json(example, tmp_path / "b.json", "--reproducible")
+    assert first == second
