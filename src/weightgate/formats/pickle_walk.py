@@ -8,6 +8,12 @@ so where the unpickler would fail the walker reports the stream as malformed, af
 saw before that point. Several pickles in one stream are walked one after the other (legacy `torch.save`
 writes five, then raw storage bytes); a `Layout` says what may follow each STOP.
 
+Where joblib.load is the loader (`follow_joblib`), the walker also reads the stream the way joblib's
+NumpyUnpickler does: after the BUILD of each NumpyArrayWrapper it steps over the array's padding and raw bytes,
+or walks the nested pickle of an object array, exactly as `joblib_arrays` computes them, and then goes on
+with the next opcode. The wrapper class, its instances and their state dicts are tracked values; used in any
+way joblib.dump never writes, the walk stops as not followed rather than guess where the raw data ends.
+
 Names are resolved as the unpickler resolves them: GLOBAL and INST carry them as text, STACK_GLOBAL takes
 them from the stack (so they may come from the memo), and under protocols 0-2 Python 2 names are mapped to
 Python 3 ones (`__builtin__.eval` is `builtins.eval`). A name the walker cannot know statically (a computed
@@ -23,6 +29,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 
+from weightgate.formats.joblib_arrays import (
+    NUMPY_DTYPE_CLASS,
+    PADDING_BYTE,
+    WRAPPER_NAME_SUFFIX,
+    ArrayWrapper,
+    NumpyDtype,
+    StateDict,
+    array_read,
+)
+
 MAX_KEPT_STRING = 1024  # longer string arguments are skipped, never kept (module and global names are short)
 MAX_LINE_BYTES = 4096  # protocol-0 text arguments longer than this are skipped without being buffered
 MAX_STACK_ITEMS = 1_000_000
@@ -33,7 +49,8 @@ MAX_OPCODES = 100_000_000
 MAX_DISTINCT_GLOBALS = 4096
 MAX_UNRESOLVED = 20
 MAX_EXTENSIONS = 20
-MAX_TUPLE_KEPT = 8  # flat tuples up to this size keep their items (legacy torch records are 3-tuples)
+MAX_TUPLE_KEPT = 9  # tuples up to this size keep their items (numpy dtype states have 8 or 9)
+MAX_FOLLOWED_OBJECTS = 200_000  # numpy dtypes, joblib array wrappers and their state dicts tracked per stream
 MAX_INT_BYTES_KEPT = 16  # the legacy torch magic number is a 10-byte LONG1
 HIGHEST_PROTOCOL = 5
 NAME_MAPPING_BELOW_PROTOCOL = 3  # the unpickler maps Python 2 names only for protocols 0-2
@@ -46,6 +63,11 @@ class GlobalValue:
     """A callable or class the stream imported, by its resolved dotted name."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class WrapperClass(GlobalValue):
+    """A NumpyArrayWrapper class: joblib.load reads raw array data after the BUILD of its instances."""
 
 
 class _Opaque:
@@ -98,6 +120,10 @@ class WalkResult:
     malformed: str | None = None
     after_opcode: str = ""  # the last opcode walked before the stream broke
     limit: str | None = None
+    not_followed: str | None = None  # joblib array data the walker cannot step over with certainty
+    follows_joblib: bool = False
+    joblib_arrays: int = 0  # arrays joblib.load reads between opcodes, stepped over
+    joblib_array_bytes: int = 0  # their raw data bytes (without padding and object arrays' pickles)
     pickles: int = 0
     protocol: int | None = None
     persistent_ids: int = 0
@@ -204,13 +230,53 @@ class _Memo:
         return self._sparse.get(index, _MISSING)
 
 
+@dataclass
+class _ArrayPrefix:
+    """The padding joblib writes before an array's raw bytes: a length byte, then that many 0xff bytes."""
+
+    alignment: int
+    data_bytes: int
+    padding: int | None = None  # the length, once its byte is read
+    left: int = 0  # padding bytes still to check
+
+
+@dataclass(frozen=True)
+class _OuterPickle:
+    """The unpickler state of the pickle an object array's nested pickle interrupts."""
+
+    stack: list[object]
+    metastack: list[list[object]]
+    items: int
+    memo: _Memo
+    memo_chars: int
+    proto: int
+
+
+@dataclass
+class _JoblibReads:
+    """Where the walker is in following joblib.load. One attribute of the walker: beyond 30 attributes CPython
+    stops sharing instance dict keys, and every attribute access of the opcode handlers gets slower."""
+
+    follow: bool
+    objects: int = 0  # dtypes, wrappers and state dicts tracked
+    prefix: _ArrayPrefix | None = None  # padding before an array's raw bytes, being read
+    array_end: int = 0  # where the raw bytes of the last array stepped over end
+    outer: _OuterPickle | None = None  # set while an object array's nested pickle is walked
+
+
+_FOLLOWED_TYPES = frozenset({WrapperClass, ArrayWrapper, StateDict})  # values joblib.dump uses in one way only
+
+
 class PickleWalker:
     """Feed it every byte of a pickle stream, in order; `finish()` returns what it saw."""
 
-    def __init__(self, layout: Layout, keep_always: Callable[[str], bool] = lambda name: False) -> None:
+    def __init__(self, layout: Layout, keep_always: Callable[[str], bool] = lambda name: False,
+                 follow_joblib: bool = False) -> None:
         self._layout = layout
         self._keep_always = keep_always  # names recorded even beyond MAX_DISTINCT_GLOBALS (denied ones)
-        self.result = WalkResult(layout=layout.name)
+        self.result = WalkResult(layout=layout.name, follows_joblib=follow_joblib)
+        self._tracking = False  # a NumpyArrayWrapper class was named: pops check for tracked values
+        self._joblib = _JoblibReads(follow_joblib)
         self._refs: dict[str, Reference] = {}
         self._table = _opcode_table(self)
         self._interrupted = False
@@ -252,6 +318,8 @@ class PickleWalker:
                     view = view[n:]
                 elif self._line_skip:
                     view = self._pass_lines(view)
+                elif self._joblib.prefix is not None:
+                    view = self._read_array_prefix(view)
                 elif self._gap is not None:
                     view = self._read_gap_header(view)
                 elif self._end_expected:
@@ -289,6 +357,32 @@ class PickleWalker:
                 self._skip = size
                 self._end_expected = gap.then_end
         return view[len(take) :]
+
+    def _read_array_prefix(self, view: memoryview) -> memoryview:
+        prefix = self._joblib.prefix
+        assert prefix is not None
+        if prefix.padding is None:
+            length, at = view[0], self._offset
+            self._offset += 1
+            view = view[1:]
+            if not 1 <= length <= prefix.alignment:
+                self._not_followed(f"has a joblib array padding length of {length} at offset {at}; joblib writes "
+                                   f"1 to {prefix.alignment}")
+            prefix.padding = prefix.left = length
+        take = bytes(view[: prefix.left])
+        if take.count(PADDING_BYTE) != len(take):
+            self._not_followed(f"has joblib array padding at offset {self._offset} that is not the 0xff bytes "
+                               "joblib writes")
+        prefix.left -= len(take)
+        self._offset += len(take)
+        if not prefix.left:
+            self._joblib.prefix = None
+            self._skip_array_data(prefix.data_bytes)
+        return view[len(take) :]
+
+    def _skip_array_data(self, size: int) -> None:
+        self._skip = size
+        self._joblib.array_end = self._offset + size
 
     def _parse(self, view: memoryview) -> memoryview:
         data = self._carry + bytes(view) if self._carry else bytes(view)
@@ -383,7 +477,10 @@ class PickleWalker:
     def _finish_problem(self) -> None:
         end = self._offset + len(self._carry)
         try:
-            if self._skip or self._line_skip or self._carry or self._gap is not None:
+            if self._skip and self._joblib.array_end > end:
+                self._malformed(f"stream is truncated: it ends at offset {end}, inside the raw data of a joblib "
+                                f"array that runs to offset {self._joblib.array_end}")
+            if self._skip or self._line_skip or self._carry or self._gap is not None or self._joblib.prefix is not None:
                 self._malformed(f"stream is truncated: it ends at offset {end} inside an opcode or raw data")
             if end == 0:
                 self._malformed("stream is empty")
@@ -408,6 +505,11 @@ class PickleWalker:
         self._stopped = True
         raise _Stop
 
+    def _not_followed(self, message: str) -> NoReturn:
+        self.result.not_followed = message
+        self._stopped = True
+        raise _Stop
+
     # --- the stack ---
 
     def _push(self, value: object) -> None:
@@ -417,22 +519,41 @@ class PickleWalker:
         self._items += 1
 
     def _pop(self, name: str, at: int) -> object:
+        if not self._stack:  # _pop_any, inlined: the most frequent call of big pickles
+            self._malformed(f"{name} at offset {at} pops an empty stack")
+        self._items -= 1
+        value = self._stack.pop()
+        if self._tracking and value.__class__ in _FOLLOWED_TYPES:
+            self._untracked_use(value, name, at)
+        return value
+
+    def _pop_any(self, name: str, at: int) -> object:
+        """Pop without the check on tracked joblib values: for the uses joblib.dump writes, and discards."""
         if not self._stack:
             self._malformed(f"{name} at offset {at} pops an empty stack")
         self._items -= 1
         return self._stack.pop()
+
+    def _untracked_use(self, value: object, name: str, at: int) -> NoReturn:
+        what = {WrapperClass: "a NumpyArrayWrapper class", ArrayWrapper: "a NumpyArrayWrapper",
+                StateDict: "the state dict of a NumpyArrayWrapper"}[type(value)]
+        self._not_followed(f"uses {what} in {name} at offset {at}, which joblib.dump never writes")
 
     def _top(self, name: str, at: int) -> object:
         if not self._stack:
             self._malformed(f"{name} at offset {at} needs a value on an empty stack")
         return self._stack[-1]
 
-    def _pop_mark(self, name: str, at: int) -> list[object]:
+    def _pop_mark(self, name: str, at: int, discard: bool = False) -> list[object]:
         if not self._metastack:
             self._malformed(f"{name} at offset {at} has no MARK to pop to")
         items = self._stack
         self._stack = self._metastack.pop()
         self._items -= len(items)
+        if self._tracking and not discard:
+            for item in items:
+                if item.__class__ in _FOLLOWED_TYPES:
+                    self._untracked_use(item, name, at)
         return items
 
     # --- globals and calls ---
@@ -452,7 +573,21 @@ class PickleWalker:
             self._refs[resolved] = Reference(resolved, written if written != resolved else "", opcode, at)
         else:
             self.result.more_globals += 1
+        if self._joblib.follow and resolved.endswith(WRAPPER_NAME_SUFFIX):
+            return self._wrapper_class(resolved, opcode, at)
         return GlobalValue(resolved)
+
+    def _wrapper_class(self, name: str, opcode: str, at: int) -> WrapperClass:
+        if self._joblib.outer is not None:  # the plain unpickler of an object array reads no raw data after a BUILD
+            self._not_followed(f"names {name} inside the nested pickle of an object array ({opcode} at offset "
+                               f"{at}); joblib.dump never writes that")
+        self._tracking = True
+        return WrapperClass(name)
+
+    def _count_followed(self) -> None:
+        self._joblib.objects += 1
+        if self._joblib.objects > MAX_FOLLOWED_OBJECTS:
+            self._limit(f"more than {MAX_FOLLOWED_OBJECTS} numpy dtypes and joblib arrays")
 
     def _unresolved(self, opcode: str, at: int, reason: str) -> None:
         if len(self.result.unresolved) < MAX_UNRESOLVED:
@@ -566,27 +701,50 @@ class PickleWalker:
         items = [self._pop("TUPLE1/2/3", at) for _ in range(n)]
         self._push(_tuple(items[::-1]))
 
+    def op_empty_dict(self, arg: object, at: int) -> None:
+        if self._tracking and self._stack and self._stack[-1].__class__ is ArrayWrapper:
+            self._count_followed()  # joblib.dump writes the wrapper's state dict right after the wrapper
+            self._push(StateDict())
+        else:
+            self._push(OPAQUE)
+
     def op_append(self, arg: object, at: int) -> None:
         self._pop("APPEND", at)
-        self._top("APPEND", at)
+        self._spoil_state(self._top("APPEND", at))
 
-    def op_appends(self, arg: object, at: int) -> None:  # APPENDS, SETITEMS, ADDITEMS
-        self._pop_mark("APPENDS/SETITEMS/ADDITEMS", at)
-        self._top("APPENDS/SETITEMS/ADDITEMS", at)
+    def op_appends(self, arg: object, at: int) -> None:  # APPENDS, ADDITEMS
+        self._pop_mark("APPENDS/ADDITEMS", at)
+        self._spoil_state(self._top("APPENDS/ADDITEMS", at))
 
     def op_setitem(self, arg: object, at: int) -> None:
-        self._pop("SETITEM", at)
-        self._pop("SETITEM", at)
-        self._top("SETITEM", at)
+        value = self._pop("SETITEM", at)
+        key = self._pop("SETITEM", at)
+        target = self._top("SETITEM", at)
+        if isinstance(target, StateDict):
+            target.set(key, value)
+
+    def op_setitems(self, arg: object, at: int) -> None:
+        items = self._pop_mark("SETITEMS", at)
+        target = self._top("SETITEMS", at)
+        if isinstance(target, StateDict):
+            if len(items) % 2:
+                target.spoil()
+            for key, value in zip(items[::2], items[1::2], strict=False):
+                target.set(key, value)
+
+    @staticmethod
+    def _spoil_state(target: object) -> None:
+        if isinstance(target, StateDict):
+            target.spoil()  # not how a dict is filled; the unpickler fails, the walker stops tracking it
 
     def op_pop(self, arg: object, at: int) -> None:
         if self._stack:
-            self._pop("POP", at)
+            self._pop_any("POP", at)
         else:
-            self._pop_mark("POP", at)
+            self._pop_mark("POP", at, discard=True)
 
     def op_pop_mark(self, arg: object, at: int) -> None:
-        self._pop_mark("POP_MARK", at)
+        self._pop_mark("POP_MARK", at, discard=True)
 
     def op_dup(self, arg: object, at: int) -> None:
         self._push(self._top("DUP", at))
@@ -654,6 +812,8 @@ class PickleWalker:
         self._pop_mark("INST", at)
         if target is not None:
             self._call(target, "INST", at)
+        if isinstance(target, WrapperClass):
+            self._untracked_use(target, "INST", at)  # runs __init__: attributes the walker does not see
         self._push(OPAQUE)
 
     def _global_from_lines(self, arg: tuple[bytes, bytes] | bytes, opcode: str, at: int) -> GlobalValue | None:
@@ -677,20 +837,37 @@ class PickleWalker:
         self._push(UNNAMED)
 
     def op_reduce(self, arg: object, at: int) -> None:
-        self._pop("REDUCE", at)
-        self._call(self._pop("REDUCE", at), "REDUCE", at)
-        self._push(OPAQUE)
+        args = self._pop("REDUCE", at)
+        func = self._pop("REDUCE", at)
+        self._call(func, "REDUCE", at)
+        if self._joblib.follow and isinstance(func, GlobalValue) and func.name == NUMPY_DTYPE_CLASS:
+            self._count_followed()
+            self._push(NumpyDtype(args))
+        else:
+            self._push(OPAQUE)
 
     def op_newobj(self, arg: object, at: int) -> None:
         self._pop("NEWOBJ", at)
-        self._call(self._pop("NEWOBJ", at), "NEWOBJ", at)
-        self._push(OPAQUE)
+        self._push(self._new_instance(self._pop_class("NEWOBJ", at), "NEWOBJ", at))
 
     def op_newobj_ex(self, arg: object, at: int) -> None:
         self._pop("NEWOBJ_EX", at)
         self._pop("NEWOBJ_EX", at)
-        self._call(self._pop("NEWOBJ_EX", at), "NEWOBJ_EX", at)
-        self._push(OPAQUE)
+        self._push(self._new_instance(self._pop_class("NEWOBJ_EX", at), "NEWOBJ_EX", at))
+
+    def _pop_class(self, name: str, at: int) -> object:
+        """The class NEWOBJ instantiates: the one place a NumpyArrayWrapper class is used as joblib writes it."""
+        cls = self._pop_any(name, at)
+        if self._tracking and cls.__class__ in (ArrayWrapper, StateDict):
+            self._untracked_use(cls, name, at)
+        return cls
+
+    def _new_instance(self, cls: object, opcode: str, at: int) -> object:
+        self._call(cls, opcode, at)
+        if isinstance(cls, WrapperClass):
+            self._count_followed()
+            return ArrayWrapper(cls.name)  # cls.__new__(cls): no attributes until BUILD
+        return OPAQUE
 
     def op_obj(self, arg: object, at: int) -> None:
         items = self._pop_mark("OBJ", at)
@@ -700,11 +877,60 @@ class PickleWalker:
         self._push(OPAQUE)
 
     def op_build(self, arg: object, at: int) -> None:
-        self._pop("BUILD", at)
+        state = self._pop_any("BUILD", at)
+        if self._tracking and state.__class__ in (WrapperClass, ArrayWrapper):
+            self._untracked_use(state, "BUILD", at)
         target = self._top("BUILD", at)
         if isinstance(target, GlobalValue):
             # Setting state on a class or function itself monkey-patches it for the whole process.
             self._unresolved("BUILD", at, f"sets attributes on the global {target.name} itself")
+            if isinstance(target, WrapperClass):
+                self._untracked_use(target, "BUILD", at)
+        elif isinstance(target, NumpyDtype):
+            target.set_state(state)
+        elif isinstance(target, ArrayWrapper) and not self.result.pickles:
+            self._read_array(target, state, at)  # joblib.load reads the first pickle of a stream, and only that
+        else:
+            self._spoil_state(target)
+
+    def _read_array(self, wrapper: ArrayWrapper, state: object, at: int) -> None:
+        """joblib's NumpyUnpickler: after this BUILD, read the array from the stream in place of the wrapper."""
+        wrapper.build(state)
+        read = array_read(wrapper)
+        if isinstance(read, str):
+            self._not_followed(f"{read} (BUILD at offset {at})")
+        if self._frame_end > at + 1:  # the unpickler holds the frame; joblib reads the file after it
+            self._not_followed(f"builds a NumpyArrayWrapper at offset {at} inside a pickle frame that runs on to "
+                               f"offset {self._frame_end}; joblib.dump ends the frame at the BUILD")
+        self._stack[-1] = OPAQUE  # the array joblib reads takes the wrapper's place
+        self.result.joblib_arrays += 1
+        if read.nested_pickle:
+            self._enter_nested()
+            return
+        self.result.joblib_array_bytes += read.data_bytes
+        self._interrupted = True  # the feed loop reads the padding and skips the data
+        if read.alignment is None:
+            self._skip = read.data_bytes
+            self._joblib.array_end = at + 1 + read.data_bytes
+        else:
+            self._joblib.prefix = _ArrayPrefix(read.alignment, read.data_bytes)
+
+    def _enter_nested(self) -> None:
+        """An object array: joblib reads one complete pickle of it with a fresh unpickler, then goes on."""
+        self._joblib.outer = _OuterPickle(self._stack, self._metastack, self._items, self._memo,
+                                          self._memo_chars, self._proto)
+        self._new_pickle()
+
+    def _leave_nested(self, at: int) -> None:
+        outer = self._joblib.outer
+        assert outer is not None
+        if self._frame_end > at + 1:  # the nested unpickler drops the rest of its frame (or leaves it unread)
+            self._not_followed(f"ends an object array's nested pickle at offset {at} inside a frame that runs "
+                               f"on to offset {self._frame_end}")
+        self._stack, self._metastack, self._items = outer.stack, outer.metastack, outer.items
+        self._memo, self._memo_chars, self._proto = outer.memo, outer.memo_chars, outer.proto
+        self._joblib.outer = None
+        self._frame_end = 0
 
     def op_ext(self, arg: bytes, at: int) -> None:
         code = int.from_bytes(arg, "little", signed=len(arg) == 4)
@@ -728,7 +954,11 @@ class PickleWalker:
         self._frame_end = at + 9 + int.from_bytes(arg, "little")
 
     def op_stop(self, arg: object, at: int) -> None:
-        value = self._pop("STOP", at)
+        if self._joblib.outer is not None:
+            self._pop_any("STOP", at)  # the object array, which takes the wrapper's place
+            self._leave_nested(at)
+            return
+        value = self._pop_any("STOP", at)  # what the load returns; nothing reads raw data after it
         index = self.result.pickles
         self.result.pickles += 1
         self._in_pickle = False
@@ -755,10 +985,11 @@ def _skip_long(parts: bytes | tuple[bytes, bytes]) -> bytes | tuple[bytes, bytes
 
 
 def _tuple(items: list[object]) -> object:
-    """A flat tuple of tracked values, or OPAQUE for anything larger or nested."""
-    if len(items) > MAX_TUPLE_KEPT or any(isinstance(item, tuple) for item in items):
+    """A tuple of tracked values, kept one level deep (a tuple inside it stands as OPAQUE), or OPAQUE when it
+    is larger."""
+    if len(items) > MAX_TUPLE_KEPT:
         return OPAQUE
-    return tuple(items)
+    return tuple(OPAQUE if isinstance(item, tuple) else item for item in items)
 
 
 _HANDLER_NAMES: dict[str, str] = {
@@ -768,11 +999,12 @@ _HANDLER_NAMES: dict[str, str] = {
     "UNICODE": "op_unicode_line", "SHORT_BINUNICODE": "op_binunicode", "BINUNICODE": "op_binunicode",
     "BINUNICODE8": "op_binunicode", "FLOAT": "op_float_line",
     **dict.fromkeys(("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "NEXT_BUFFER", "BINFLOAT",
-                     "EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET"), "op_push_opaque"),
+                     "EMPTY_LIST", "EMPTY_SET"), "op_push_opaque"),
+    "EMPTY_DICT": "op_empty_dict", "SETITEMS": "op_setitems",
     "NONE": "op_none", "NEWTRUE": "op_true", "NEWFALSE": "op_false", "EMPTY_TUPLE": "op_empty_tuple",
     "MARK": "op_mark", "LIST": "op_pop_mark_to_opaque", "DICT": "op_pop_mark_to_opaque",
     "FROZENSET": "op_pop_mark_to_opaque", "TUPLE": "op_tuple", "APPEND": "op_append", "APPENDS": "op_appends",
-    "SETITEMS": "op_appends", "ADDITEMS": "op_appends", "SETITEM": "op_setitem", "POP": "op_pop",
+    "ADDITEMS": "op_appends", "SETITEM": "op_setitem", "POP": "op_pop",
     "POP_MARK": "op_pop_mark", "DUP": "op_dup", "READONLY_BUFFER": "op_readonly_buffer",
     "PERSID": "op_persid", "BINPERSID": "op_binpersid", "PUT": "op_put", "BINPUT": "op_binput",
     "LONG_BINPUT": "op_binput", "MEMOIZE": "op_memoize", "GET": "op_get", "BINGET": "op_binget",

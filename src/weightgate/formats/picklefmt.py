@@ -5,6 +5,11 @@ Nothing here unpickles.
 `PickleInspector` walks the whole stream with `pickle_walk.PickleWalker` and judges what it saw against
 `pickle_allowlist`: denied globals (WG502), globals off the allowlist or that cannot be named (WG501),
 extension opcodes (WG504), broken streams (WG503) and limits (WG505). The globals seen are recorded as facts.
+
+A pickle file of its own, plain or compressed, is what joblib.load opens: there the walker steps over the
+array data joblib writes between opcodes (`joblib_arrays`), so the opcodes after each array are judged too,
+and reports what it cannot step over with certainty as incomplete (WG505). Inside zip and tar members and
+numpy object arrays the loader is torch.load, numpy or pickle, which read no such data.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Inspector, Issue
 from weightgate.formats.compressed import MIN_HEAD_BYTES, CompressedInspector, stream_kind
+from weightgate.formats.joblib_arrays import WRAPPER_CLASS
 from weightgate.formats.members import DepthLimitInspector, Nesting
 from weightgate.formats.pickle_allowlist import denied_family, is_allowlisted
 from weightgate.formats.pickle_walk import (
@@ -37,7 +43,8 @@ from weightgate.rules import (
     Rule,
 )
 
-JOBLIB_ARRAY_WRAPPER = "joblib.numpy_pickle.NumpyArrayWrapper"
+# Containers joblib.load opens itself (joblib.dump's compress=); a pickle inside anything else is not its file.
+JOBLIB_COMPRESSIONS = frozenset({"zlib", "gzip", "bzip2", "xz"})
 
 
 # --- deep inspection: every opcode of every pickle in the stream -----------------------------------------
@@ -140,6 +147,11 @@ def layout_for(nesting: Nesting) -> Layout:
     return PlainLayout()
 
 
+def loaded_by_joblib(nesting: Nesting) -> bool:
+    """Whether joblib.load may be what reads this stream: a file of its own, or the content of one compressed."""
+    return nesting.depth == 0 or (nesting.depth == 1 and nesting.container in JOBLIB_COMPRESSIONS)
+
+
 class PickleInspector:
     """Walks every opcode of a pickle stream (or of the pickle inside a compressed joblib stream)."""
 
@@ -167,7 +179,8 @@ class PickleInspector:
                                 else CompressedInspector(self._format, self._nesting))
             self._compressed.feed(memoryview(head))
             return
-        self._walker = PickleWalker(layout_for(self._nesting), keep_always=_is_denied)
+        self._walker = PickleWalker(layout_for(self._nesting), keep_always=_is_denied,
+                                    follow_joblib=loaded_by_joblib(self._nesting))
         self._walker.feed(head)
 
     def finish(self) -> Inspection:
@@ -195,21 +208,27 @@ def judge_walk(fmt: Format, result: WalkResult) -> Inspection:
                for ext in result.extensions]
     if result.malformed and _joblib_array_data(result):
         issues.append(Issue(PICKLE_INSPECTION_INCOMPLETE, "pickle continues with the raw array data joblib writes "
-                            f"after a NumpyArrayWrapper, which weightgate does not parse ({result.malformed}); the "
-                            "rest of the stream is not inspected"))
+                            "after a NumpyArrayWrapper, which weightgate steps over only in a pickle file of its "
+                            f"own, plain or compressed ({result.malformed}); the rest of the stream is not "
+                            "inspected"))
     elif result.malformed:
         issues.append(Issue(PICKLE_MALFORMED, f"pickle {result.malformed}"))
     if result.limit:
         issues.append(Issue(PICKLE_INSPECTION_INCOMPLETE, f"pickle has {result.limit} (limit); the rest of the "
                                                           "stream is not inspected"))
+    if result.not_followed:
+        issues.append(Issue(PICKLE_INSPECTION_INCOMPLETE, f"pickle {result.not_followed}, so where joblib.load's "
+                                                          "array data ends is not known; the rest of the stream "
+                                                          "is not inspected"))
     if any(ref.name.startswith(JOBLIB_MODULE_PREFIX) for ref in result.references):
         fmt = Format.JOBLIB
     return Inspection(fmt, _walk_details(result), issues)
 
 
 def _joblib_array_data(result: WalkResult) -> bool:
-    # joblib.dump writes each array's bytes straight after the BUILD of its NumpyArrayWrapper.
-    return result.after_opcode == "BUILD" and any(ref.name == JOBLIB_ARRAY_WRAPPER for ref in result.references)
+    # Where the walker does not follow joblib.load, an array's bytes right after its BUILD break the walk.
+    return (not result.follows_joblib and result.after_opcode == "BUILD"
+            and any(ref.name == WRAPPER_CLASS for ref in result.references))
 
 
 def _global_issues(result: WalkResult) -> list[Issue]:
@@ -263,4 +282,7 @@ def _walk_details(result: WalkResult) -> dict[str, str]:
         details["persistent_ids"] = str(result.persistent_ids)
     if result.unparsed_bytes:
         details["raw_bytes_after_pickles"] = str(result.unparsed_bytes)
+    if result.joblib_arrays:
+        details["joblib_arrays"] = str(result.joblib_arrays)
+        details["joblib_array_bytes"] = str(result.joblib_array_bytes)
     return details
