@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ TODAY = datetime.date(2026, 11, 26)
 COMMIT = "3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A copy of the bundled example (examples/), free to change."""
+    copy = tmp_path / "examples"
+    shutil.copytree(REPO_ROOT / "examples", copy)
+    return copy
 
 
 def safetensors_bytes(n_floats: int = 4) -> bytes:

@@ -2,35 +2,18 @@
 fixed. Its SARIF and ML-BOM validate against the official schemas."""
 
 import datetime
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 
-import pytest
-import yaml
-
 from conftest import REPO_ROOT, SHARED
+from example_copy import fix_example, make_example
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
 
 EXAMPLES = REPO_ROOT / "examples"
 AS_OF = ["--as-of", "2026-11-26"]
-
-
-def _make_example():
-    spec = importlib.util.spec_from_file_location("make_example", EXAMPLES / "make_example.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def example(tmp_path):
-    copy = tmp_path / "examples"
-    shutil.copytree(EXAMPLES, copy)
-    return copy
 
 
 def test_example_reports_exactly_the_planted_problems(example, tmp_path):
@@ -49,16 +32,7 @@ def test_example_reports_exactly_the_planted_problems(example, tmp_path):
 
 def test_example_passes_once_the_problems_are_fixed(example):
     manifest_path = example / "deployment.yaml"
-    doc = yaml.safe_load(manifest_path.read_text())
-    embedder = next(a for a in doc["artifacts"] if a["id"] == "support-embedder")
-    embedder["source"]["revision"] = "0123456789abcdef0123456789abcdef01234567"
-    doc["artifacts"] = [a for a in doc["artifacts"] if a["id"] != "ticket-reranker"]
-    for service in doc["services"]:
-        service["artifacts"] = [a for a in service["artifacts"] if a != "ticket-reranker"]
-    manifest_path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    files = _make_example().FILES["tiny-chat-gguf"]
-    for name, data in files.items():
-        (example / "mirror" / "tiny-chat-gguf" / name).write_bytes(data)  # restore the approved bytes
+    fix_example(example)
     code = main(["check", str(manifest_path), "--policy", str(example / "policy.yaml"), *AS_OF])
     assert code == EXIT_PASS
 
@@ -78,7 +52,7 @@ def test_committed_example_matches_its_generator(tmp_path):
     """The mirror and manifest are generated; regenerating must not change a byte. Model signatures differ on
     every signing, so the generator writes them only with --sign: they are kept across the regeneration (and
     the planted-problems test shows they still verify against the regenerated files)."""
-    module = _make_example()
+    module = make_example()
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy)
     module.HERE, module.MIRROR = copy, copy / "mirror"
@@ -100,7 +74,7 @@ def test_example_signed_models_and_model_cards(example, tmp_path):
     from weightgate.gate import CheckOptions, run_check
     from weightgate.governance.model_card import CardStatus
 
-    module = _make_example()
+    module = make_example()
     report = run_check(CheckOptions(manifest=example / "deployment.yaml", policy=example / "policy.yaml",
                                     today=datetime.date(2026, 11, 26)))
     signatures = report.governance.signatures

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR
 
@@ -23,13 +21,6 @@ TIME_FIELDS = [
     (re.compile(r'"timestamp": "[^"]*"'), '"timestamp": "<time>"'),
     (re.compile(r'"serialNumber": "urn:uuid:[0-9a-f-]{36}"'), '"serialNumber": "<serial>"'),
 ]
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    copy = tmp_path / "examples"
-    shutil.copytree(REPO_ROOT / "examples", copy)
-    return copy
 
 
 def _check(example: Path, out: Path, *extra: str) -> tuple[bytes, bytes]:

@@ -5,27 +5,19 @@ rollback and re-validation; and offline runs say what they did not fetch."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, Workspace
+from conftest import Workspace
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS
 from weightgate.report.interface import Report
 from weightgate.report.json import NOT_GATHERED, JsonReporter
 
 AS_OF = ["--as-of", "2026-11-26"]
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    copy = tmp_path / "examples"
-    shutil.copytree(REPO_ROOT / "examples", copy)
-    return copy
 
 
 def run_json(example: Path, out: Path, *extra: str) -> dict[str, Any]:

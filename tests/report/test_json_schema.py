@@ -5,19 +5,16 @@ code's; `weightgate schema report` prints it; and equal inputs give byte-identic
 from __future__ import annotations
 
 import enum
-import importlib.util
 import json
 import re
-import shutil
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 
 from conftest import REPO_ROOT
+from example_copy import fix_example
 from weightgate.cli import main
 from weightgate.evidence.signatures import SignatureStatus
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
@@ -31,36 +28,6 @@ from weightgate.rules import Level, Severity
 
 AS_OF = ["--as-of", "2026-11-26"]
 SCHEMA = json.loads(schema_text("report"))
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    copy = tmp_path / "examples"
-    shutil.copytree(REPO_ROOT / "examples", copy)
-    return copy
-
-
-def _make_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_example", REPO_ROOT / "examples" / "make_example.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def fix_example(example: Path) -> None:
-    """The example's planted problems fixed, as tests/test_example.py fixes them: pin the embedder, drop the
-    pickled reranker, restore the GGUF export's approved bytes."""
-    manifest_path = example / "deployment.yaml"
-    doc = yaml.safe_load(manifest_path.read_text())
-    embedder = next(a for a in doc["artifacts"] if a["id"] == "support-embedder")
-    embedder["source"]["revision"] = "0123456789abcdef0123456789abcdef01234567"
-    doc["artifacts"] = [a for a in doc["artifacts"] if a["id"] != "ticket-reranker"]
-    for service in doc["services"]:
-        service["artifacts"] = [a for a in service["artifacts"] if a != "ticket-reranker"]
-    manifest_path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    for name, data in _make_example().FILES["tiny-chat-gguf"].items():
-        (example / "mirror" / "tiny-chat-gguf" / name).write_bytes(data)
 
 
 def check_json(example: Path, out: Path, *extra: str) -> tuple[int, str]:
