@@ -89,12 +89,19 @@ class Workspace:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
 
-    def write_policy(self, **sections: Any) -> Path:
-        path = self.root / "policy.yaml"
+    def write_policy(self, name: str = "policy.yaml", **sections: Any) -> Path:
+        """A policy file. Unless `approvals` says otherwise, text approvals count (`require_signed: false`): the
+        workspace's artifacts carry text approvals, and the tests of signed records set their own approvals."""
+        sections["approvals"] = {"require_signed": False, **(sections.get("approvals") or {})}
+        path = self.root / name
         path.write_text(yaml.safe_dump({"apiVersion": "weightgate.dev/v1", "kind": "Policy", **sections}))
         return path
 
     def check(self, manifest: Path, **options: Any) -> Report:
+        """Run the gate; without `policy`, the built-in default with text approvals counting (pass
+        `policy=None` for the built-in default itself)."""
+        if "policy" not in options:
+            options["policy"] = self.write_policy("text-approvals-policy.yaml")
         options.setdefault("today", TODAY)
         options.setdefault("source_root", self.root)
         return run_check(CheckOptions(manifest=manifest, **options))

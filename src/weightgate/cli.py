@@ -295,9 +295,10 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(["manifest", "policy", "report", "default-policy"]))
+@click.argument("name", type=click.Choice(["manifest", "policy", "report", "approval", "default-policy"]))
 def schema(name: str) -> None:
-    """Print the manifest, policy or JSON report Schema, or the built-in default policy."""
+    """Print the manifest, policy, JSON report or review-record (approval) Schema, or the built-in default
+    policy."""
     if name == "default-policy":
         from weightgate.policy import default_policy_text
 
@@ -341,6 +342,96 @@ def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manif
     from weightgate.inputfiles import read_input
 
     return load_signer(read_input(attest_key, MAX_KEY_BYTES, "attestation key"), str(attest_key))
+
+
+@cli.command()
+@_endpoint_options
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--artifact", "artifact_id", required=True, help="Id of the artifact reviewed.")
+@click.option("--role", required=True, help="The role decided for (security, compliance, legal, ...).")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The reviewer's PEM private key (an encrypted key reads its password from "
+              "WEIGHTGATE_ATTEST_KEY_PASSWORD).")
+@click.option("--cert", "cert_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The key's X.509 certificate (PEM, leaf first, then intermediates): the record then carries "
+              "the chain and is checked against the policy's CA.")
+@click.option("--decision", type=click.Choice(["approved", "rejected"]), default="approved", show_default=True)
+@click.option("--reviewer", help="Who you are (e-mail); default: the certificate's identity. Informative: the gate "
+              "judges the signer.")
+@click.option("--ticket", help="Change or review ticket.")
+@click.option("--justification", help="Why you decided so.")
+@click.option("--environment", "environments", multiple=True, help="Environment (glob) the decision covers; "
+              "repeatable; none: every environment.")
+@click.option("--license-expression", help="License review: the SPDX expression reviewed.")
+@click.option("--commercial-use/--no-commercial-use", default=None, help="License review: commercial use allowed.")
+@click.option("--redistribution/--no-redistribution", default=None, help="License review: redistribution allowed.")
+@click.option("--derivatives/--no-derivatives", default=None, help="License review: derivatives allowed.")
+@click.option("--output-rights", help="License review: who owns outputs, and restrictions on them.")
+@click.option("--training-data-terms", help="License review: training-data terms that carry over.")
+@click.option("--verify", is_flag=True, help="Compute the digest from the mirror's bytes (streamed once), not only "
+              "the pins.")
+@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy for --verify's mirror "
+              "settings (default: built-in).")
+@click.option("--mirror", help="Mirror base for --verify (overrides the manifest's mirror_base).")
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the record to this file (one JSON line).")
+@click.option("--store", type=click.Path(path_type=Path, file_okay=False),
+              help="Append the record to the approvals store folder (<digest hex>.jsonl).")
+def approve(manifest: Path, artifact_id: str, role: str, key_path: Path, cert_path: Path | None, decision: str,
+            reviewer: str | None, ticket: str | None, justification: str | None, environments: tuple[str, ...],
+            license_expression: str | None, commercial_use: bool | None, redistribution: bool | None,
+            derivatives: bool | None, output_rights: str | None, training_data_terms: str | None, verify: bool,
+            policy: Path | None, mirror: str | None, output: Path | None, store: Path | None,
+            endpoints: EndpointOptions | None = None) -> None:
+    """Sign a review of one artifact of MANIFEST: a DSSE-signed in-toto statement whose subject is the artifact
+    digest (`weightgate schema approval` describes the predicate). It counts at the gate only when the policy on
+    the target branch names the signer for ROLE."""
+    from weightgate.approve import ApproveOptions, approval_record, now_utc, record_line, store_path, subject_of
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_signer
+    from weightgate.evidence.reviews import Decision, LicenseTerms, Review
+    from weightgate.inputfiles import read_input
+    from weightgate.mirror.settings import EndpointOptions
+    from weightgate.outputs import write_atomic
+
+    if (output is None) == (store is None):
+        raise click.UsageError("give one of -o FILE or --store DIR")
+    signer = load_signer(read_input(key_path, MAX_KEY_BYTES, "signing key"), str(key_path))
+    chain = read_input(cert_path, MAX_KEY_BYTES, "certificate") if cert_path else None
+    license_fields = (commercial_use, redistribution, derivatives, output_rights, training_data_terms)
+    if license_expression is None and any(v is not None for v in license_fields):
+        raise click.UsageError("license review options need --license-expression")
+    subject = subject_of(ApproveOptions(manifest, artifact_id, verify, policy, mirror, endpoints or EndpointOptions()))
+    review = Review(role=role, decision=Decision(decision), reviewer=reviewer or _certificate_identity(chain),
+                    time=now_utc(), ticket=ticket, justification=justification, environments=environments,
+                    license=LicenseTerms(license_expression, *license_fields) if license_expression else None)
+    line = record_line(approval_record(subject, review, signer, chain, str(cert_path)))
+    if output is not None:
+        write_atomic(output, line)
+        written = output
+    else:
+        assert store is not None
+        written = store_path(store, subject)
+        store.mkdir(parents=True, exist_ok=True)
+        with written.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+    click.echo(f"{decision} {subject.artifact_id} {subject.digest} as {role} "
+               f"({'verified bytes' if subject.verified else 'pinned digest'}): {written}", err=True)
+
+
+def _certificate_identity(chain: bytes | None) -> str:
+    if chain is None:
+        raise click.UsageError("--reviewer is needed without --cert")
+    from cryptography import x509
+
+    from weightgate.evidence.dsse import san_names
+
+    try:
+        names = san_names(x509.load_pem_x509_certificates(chain)[0])
+    except ValueError as e:
+        raise click.UsageError(f"--cert is not a PEM certificate: {e}") from None
+    if not names:
+        raise click.UsageError("the certificate names no e-mail or URI identity; pass --reviewer")
+    return names[0]
 
 
 @cli.command("verify-attestation")

@@ -11,6 +11,7 @@ from pathlib import Path
 from weightgate import __version__
 from weightgate.checks import CheckContext, run_checks
 from weightgate.evidence.signatures import SignatureFacts, signature_facts
+from weightgate.evidence.store import StoredRecords
 from weightgate.facts import ArtifactFacts
 from weightgate.findings import sort_key
 from weightgate.governance.digests import evidence_digests
@@ -43,6 +44,7 @@ class CheckOptions:
     endpoints: EndpointOptions = field(default_factory=EndpointOptions)  # --ca-bundle, --*-endpoint
     registry: Path | None = None  # file-based model registry; None: the policy's `registry.file`
     progress: Progress | None = None  # how the verify pass shows progress (the CLI picks bars, lines or none)
+    evidence: str | None = None  # signed-records store (folder or URI); None: the policy's approvals.store
 
 
 def run_check(options: CheckOptions) -> Report:
@@ -64,10 +66,12 @@ def run_check(options: CheckOptions) -> Report:
         if not options.offline:
             facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards), options.workers,
                                      options.progress)
+        store = _evidence_store(policy, options)
         governance = GovernanceFacts(
             evidence.result(), _registry_lookups(manifest, policy, options), signatures.result(),
             model_card_facts(manifest, {f.artifact_id: f for f in facts}, cards, locations,
                              lambda location: open_mirror(location, settings_for(policy)), options.offline),
+            _signed_records(store, manifest, policy, facts, options.offline), store,
         )
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
                            governance)
@@ -129,6 +133,25 @@ def _start_signatures(manifest: Manifest, policy: Policy, locations: Mapping[str
                            lambda location: open_mirror(location, settings), offline)
     finally:
         pool.shutdown(wait=False)
+
+
+def _evidence_store(policy: Policy, options: CheckOptions) -> str | None:
+    if options.evidence is None:
+        return policy.evidence.store
+    return options.evidence if "://" in options.evidence else str(Path(options.evidence).resolve())
+
+
+def _signed_records(store: str | None, manifest: Manifest, policy: Policy, facts: Iterable[ArtifactFacts],
+                    offline: bool) -> dict[str, StoredRecords]:
+    """The signed records kept for each artifact's digest (verified, or offline the pins' digest). Offline, only a
+    local store is read: a network store waits for the full run."""
+    if store is None or (offline and "://" in store):
+        return {}
+    from weightgate.evidence.store import read_all
+
+    settings = settings_for(policy)
+    return read_all(store, _digests(manifest, facts), lambda location: open_mirror(location, settings),
+                    policy.evidence.all_signers, policy.evidence.trust_root)
 
 
 def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions) -> RegistryLookups:

@@ -12,10 +12,12 @@ from typing import Any
 
 from weightgate.errors import PolicyError
 from weightgate.evidence.policy import (
+    EvidencePolicy,
     Incident,
     ModelCardPolicy,
     MonitoringPolicy,
     SignaturePolicy,
+    build_evidence_policy,
     build_incidents,
     build_model_card_policy,
     build_monitoring,
@@ -88,6 +90,8 @@ class Policy:
     model_cards: ModelCardPolicy = field(default_factory=ModelCardPolicy)
     monitoring: MonitoringPolicy = field(default_factory=MonitoringPolicy)
     incidents: tuple[Incident, ...] = ()
+    # Signed evidence: the approvals store and who may sign reviews (per role) and eval results.
+    evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
@@ -156,6 +160,8 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
         model_cards=build_model_card_policy(data.get("model_cards") or {}),
         monitoring=build_monitoring(data.get("monitoring") or {}),
         incidents=build_incidents(data.get("incidents") or (), source, doc.line_of),
+        evidence=build_evidence_policy(data.get("approvals") or {}, data.get("eval_evidence") or {}, base, source,
+                                       doc.line_of),
     )
 
 

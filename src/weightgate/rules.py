@@ -611,3 +611,38 @@ SOURCE_INCIDENT = _rule(
     "Re-run intake validation on the artifact (re-download from a trusted copy, compare digests, re-review) "
     "and set `last_validated` to a date after the incident.",
 )
+APPROVAL_UNSIGNED = _rule(
+    "WG636", "approval-unsigned", "Approval is written in the manifest, not signed", M,
+    "The policy counts only signed review records (`approvals.require_signed`). An approval typed into the "
+    "manifest is a claim the change's own author can write, with any name in it, so it does not count.",
+    "Have the reviewer sign the decision with `weightgate approve MANIFEST --artifact ID --role ROLE --key KEY "
+    "--store STORE` and keep the record in the approvals store; the manifest entry can then go.",
+)
+APPROVAL_RECORD_INVALID = _rule(
+    "WG637", "approval-record-invalid", "Signed record is malformed, altered or unreadable", H,
+    "A record in the approvals store for this digest is not a well-formed DSSE envelope or Sigstore bundle, its "
+    "signature does not verify (it was altered after signing), it is a copy of another record, it carries "
+    "another payload or predicate type, or the store could not be read. It counts for nothing, and a store "
+    "that cannot be read fails closed.",
+    "Remove or re-sign the record (`weightgate approve`, `weightgate attest-eval`); make the store readable.",
+)
+APPROVAL_SIGNER_NOT_ALLOWED = _rule(
+    "WG638", "approval-signer-not-allowed", "Signed record is by a signer the policy does not name for it", H,
+    "The record's signature is sound, but its signer is not listed in the policy for the record's role "
+    "(`approvals.reviewers`) or for eval results (`eval_evidence.signers`). Anyone can make a key; only the "
+    "identities the target branch's policy names can approve.",
+    "Have a reviewer the policy names for the role sign the record, or add the reviewer to the policy in a "
+    "separately reviewed change to the target branch.",
+)
+APPROVAL_REJECTED = _rule(
+    "WG639", "approval-rejected", "A reviewer rejected this artifact version", H,
+    "The latest signed review by a role the policy names is a rejection. It blocks promotion until a later "
+    "approval by the same role supersedes it.",
+    "Address the reviewer's justification, then ask the role for a new review of this exact digest.",
+)
+APPROVAL_BELOW_THRESHOLD = _rule(
+    "WG640", "approval-below-threshold", "Fewer distinct reviewers approved than the role requires", H,
+    "The policy requires `min` distinct signers for this role (a threshold, as in an in-toto layout); fewer "
+    "counting approvals were found for this digest.",
+    "Ask further reviewers the policy names for the role to sign approvals of this digest.",
+)

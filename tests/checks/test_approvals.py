@@ -85,7 +85,8 @@ def test_tier_two_in_production_needs_security_and_compliance(ws):
     art = ws.artifact("v2")  # hf://org/v2: no tier rule matches, so tier 2
     report = ws.check(ws.write_manifest([art], PRODUCTION), policy=policy)
     assert rule_ids(report) == ["WG605"]
-    assert dict(report.active_findings[0].evidence) == {"role": "compliance", "tier": "2"}
+    assert dict(report.active_findings[0].evidence) == {"role": "compliance", "tier": "2", "approvals": "0",
+                                                        "required": "1"}
     art["approvals"].append(_approval(_digest(art), approver="legal@example.com", role="compliance"))
     assert rule_ids(ws.check(ws.write_manifest([art], PRODUCTION), policy=policy)) == []
 

@@ -1,5 +1,9 @@
-"""WG602-WG607: approvals bound to the artifact digest, separation of duties, approval age, the roles the
-policy requires per environment and source tier, and source tiers themselves."""
+"""WG602-WG607, WG636-WG640: approvals bound to the artifact digest, separation of duties, approval age, the
+roles the policy requires per environment and source tier (with thresholds), and source tiers themselves.
+
+With `approvals.require_signed` only signed review records from the approvals store count (see
+governance.signed_reviews); approvals written in the manifest are then reported as claims (WG636) and nothing
+else is judged from them."""
 
 from __future__ import annotations
 
@@ -10,13 +14,19 @@ from weightgate.checks import CheckContext
 from weightgate.findings import Finding
 from weightgate.governance.deployment import environments_of, publisher_of, tier_of
 from weightgate.governance.digests import BoundDigest
+from weightgate.governance.identities import same_person
 from weightgate.governance.policy import FULL_RECORD_FIELDS, PROHIBITED_TIER
+from weightgate.governance.signed_reviews import JudgedReviews, Problem, judge_reviews
 from weightgate.manifest import Approval, Artifact
+
+
+def _text_counts(ctx: CheckContext) -> bool:
+    return not ctx.policy.evidence.require_signed
 
 
 def approval_digests(ctx: CheckContext) -> Iterator[Finding]:
     digests = ctx.digests
-    for artifact in ctx.manifest.artifacts:
+    for artifact in ctx.manifest.artifacts if _text_counts(ctx) else ():
         bound = digests.get(artifact.id)
         if bound is None:
             continue  # bytes not all verified or not pinned: the integrity rules fail the gate
@@ -32,14 +42,10 @@ def approval_digests(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _same_person(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and a.strip().lower() == b.strip().lower()
-
-
 def self_approvals(ctx: CheckContext) -> Iterator[Finding]:
-    for artifact in ctx.manifest.artifacts:
+    for artifact in ctx.manifest.artifacts if _text_counts(ctx) else ():
         for approval in artifact.approvals:
-            if _same_person(approval.approver, artifact.owner):
+            if same_person(approval.approver, artifact.owner):
                 yield Finding(rules.SELF_APPROVAL, f"{artifact.id}: approved by its owner {artifact.owner}",
                               ctx.manifest.location((*approval.key, "approver")), artifact.id)
 
@@ -58,7 +64,7 @@ def _age_problem(ctx: CheckContext, approval: Approval) -> str | None:
 
 
 def approval_ages(ctx: CheckContext) -> Iterator[Finding]:
-    for artifact in ctx.manifest.artifacts:
+    for artifact in ctx.manifest.artifacts if _text_counts(ctx) else ():
         for approval in artifact.approvals:
             problem = _age_problem(ctx, approval)
             if problem:
@@ -67,35 +73,135 @@ def approval_ages(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def valid_approvals(ctx: CheckContext, artifact: Artifact, bound: BoundDigest | None) -> list[Approval]:
-    """Approvals that count: bound to this digest, not by the owner, and neither future nor stale."""
+    """Text approvals that count (never under require_signed): bound to this digest, not by the owner, and
+    neither future nor stale."""
+    if not _text_counts(ctx):
+        return []
     return [a for a in artifact.approvals
-            if bound is not None and bound.binds(a.digest) and not _same_person(a.approver, artifact.owner)
+            if bound is not None and bound.binds(a.digest) and not same_person(a.approver, artifact.owner)
             and _age_problem(ctx, a) is None]
 
 
+def judged_reviews(ctx: CheckContext, artifact: Artifact) -> JudgedReviews:
+    """The signed review records that count for `artifact`, and the problems of the others."""
+    stored = ctx.governance.records.get(artifact.id)
+    bound = ctx.digests.get(artifact.id)
+    if stored is None or bound is None:
+        return JudgedReviews()
+    return judge_reviews(stored, bound.value, artifact.owner, environments_of(ctx.manifest, artifact.id),
+                         ctx.policy.evidence, ctx.today, max_age(ctx))
+
+
+def approver_count(ctx: CheckContext, artifact: Artifact, role: str) -> int:
+    """Distinct approvals of `role` that count: signed records, plus text approvals when the policy lets them."""
+    text = sum(1 for a in valid_approvals(ctx, artifact, ctx.digests.get(artifact.id))
+               if (a.role or "").lower() == role.lower())
+    return judged_reviews(ctx, artifact).approvers(role) + text
+
+
+def is_approved(ctx: CheckContext, artifact: Artifact) -> bool:
+    """Some approval of this exact digest counts (rollback targets need one)."""
+    return bool(valid_approvals(ctx, artifact, ctx.digests.get(artifact.id))) or \
+        judged_reviews(ctx, artifact).any_approval
+
+
 def required_roles(ctx: CheckContext) -> Iterator[Finding]:
-    digests = ctx.digests
     governance = ctx.policy.governance
     for artifact in ctx.manifest.artifacts:
         environments = environments_of(ctx.manifest, artifact.id)
         tier = tier_of(governance, artifact)
         applying = [r for r in governance.role_requirements if r.applies(environments, tier)]
-        if not applying:
-            continue
-        approved = {(a.role or "").lower() for a in valid_approvals(ctx, artifact, digests.get(artifact.id))}
+        judged = judged_reviews(ctx, artifact)
         for role in dict.fromkeys(role for r in applying for role in r.roles):
-            if role.lower() in approved:
+            if judged.roles.get(role.lower()) and judged.roles[role.lower()].rejection:
+                continue  # WG639 says why
+            count = approver_count(ctx, artifact, role)
+            needed = _threshold(ctx, role)
+            if count >= needed:
                 continue
             scopes = ", ".join(r.scope for r in applying if role in r.roles)
-            yield Finding(rules.APPROVAL_ROLE_MISSING, f"{artifact.id}: no valid approval by the {role!r} role "
-                          f"(required for {scopes}; tier {tier} source)",
-                          ctx.at(artifact, "approvals") if artifact.approvals else ctx.at(artifact, "id"),
-                          artifact.id, evidence=(("role", role), ("tier", str(tier))))
+            where = ctx.at(artifact, "approvals") if artifact.approvals else ctx.at(artifact, "id")
+            evidence = (("role", role), ("tier", str(tier)), ("approvals", str(count)), ("required", str(needed)))
+            if count == 0:
+                yield Finding(rules.APPROVAL_ROLE_MISSING, f"{artifact.id}: no valid approval by the {role!r} role "
+                              f"(required for {scopes}; tier {tier} source){_how_to_approve(ctx, role)}", where,
+                              artifact.id, evidence=evidence)
+            else:
+                yield Finding(rules.APPROVAL_BELOW_THRESHOLD, f"{artifact.id}: {count} of the {needed} distinct "
+                              f"approvals the {role!r} role needs (required for {scopes})", where, artifact.id,
+                              evidence=evidence)
+
+
+def _threshold(ctx: CheckContext, role: str) -> int:
+    reviewers = ctx.policy.evidence.role(role)
+    return reviewers.min if reviewers is not None else 1
+
+
+def _how_to_approve(ctx: CheckContext, role: str) -> str:
+    evidence = ctx.policy.evidence
+    if not evidence.require_signed:
+        return ""
+    if evidence.role(role) is None:
+        return f"; the policy names no reviewers for {role!r} (`approvals.reviewers`), so none can count"
+    if ctx.governance.records_store is None:
+        return "; the policy names no approvals store (`approvals.store` or --evidence)"
+    return ""
+
+
+def text_approvals(ctx: CheckContext) -> Iterator[Finding]:
+    """Under require_signed, each approval written in the manifest is a claim: shown, never counted."""
+    if _text_counts(ctx):
+        return
+    for artifact in ctx.manifest.artifacts:
+        for approval in artifact.approvals:
+            yield Finding(rules.APPROVAL_UNSIGNED, f"{artifact.id}: the approval by {approval.approver} "
+                          f"({approval.role or 'no role'}) is written in the manifest; the policy counts only "
+                          "signed review records", ctx.manifest.location(approval.key), artifact.id)
+
+
+_PROBLEM_RULES = {
+    Problem.INVALID: rules.APPROVAL_RECORD_INVALID,
+    Problem.UNTRUSTED: rules.APPROVAL_SIGNER_NOT_ALLOWED,
+    Problem.OTHER_DIGEST: rules.APPROVAL_DIGEST_MISMATCH,
+    Problem.OWNER: rules.SELF_APPROVAL,
+    Problem.STALE: rules.APPROVAL_STALE,
+    Problem.OTHER_ENVIRONMENT: rules.APPROVAL_ROLE_MISSING,
+}
+
+
+def signed_records(ctx: CheckContext) -> Iterator[Finding]:
+    """Every record in the store for an artifact's digest that does not count says why; a store that cannot be
+    read fails closed; a role whose latest review is a rejection blocks."""
+    for artifact in ctx.manifest.artifacts:
+        stored = ctx.governance.records.get(artifact.id)
+        if stored is None:
+            continue
+        where = ctx.at(artifact, "approvals") if artifact.approvals else ctx.at(artifact, "id")
+        if not stored.readable:
+            yield Finding(rules.APPROVAL_RECORD_INVALID, f"{artifact.id}: the approvals store {stored.uri} could "
+                          f"not be read: {stored.reason}", where, artifact.id)
+            continue
+        judged = judged_reviews(ctx, artifact)
+        for problem in judged.problems:
+            if problem.problem is Problem.OTHER_ENVIRONMENT:
+                continue  # not a bad record, only not this deployment's: the role check says what is missing
+            yield Finding(_PROBLEM_RULES[problem.problem], f"{artifact.id}: {stored.uri} line "
+                          f"{problem.record.line}: {problem.message}", where, artifact.id,
+                          evidence=(("record", f"{stored.uri}#L{problem.record.line}"),))
+        for outcome in judged.roles.values():
+            rejection = outcome.rejection
+            if rejection is None or rejection.review is None or rejection.verified is None:
+                continue
+            why = f": {rejection.review.justification}" if rejection.review.justification else ""
+            yield Finding(rules.APPROVAL_REJECTED, f"{artifact.id}: the {outcome.role!r} role rejected this digest "
+                          f"({rejection.verified.signer}, {rejection.review.time:%Y-%m-%dT%H:%M:%SZ}"
+                          f"{', ' + rejection.review.ticket if rejection.review.ticket else ''}){why}", where,
+                          artifact.id, evidence=(("record", f"{stored.uri}#L{rejection.line}"),))
 
 
 def full_records(ctx: CheckContext) -> Iterator[Finding]:
     governance = ctx.policy.governance
-    for artifact in ctx.manifest.artifacts:
+    for artifact in ctx.manifest.artifacts if _text_counts(ctx) else ():
         tier = tier_of(governance, artifact)
         if tier not in governance.full_record_tiers:
             continue
@@ -117,4 +223,5 @@ def source_tiers(ctx: CheckContext) -> Iterator[Finding]:
                           evidence=(("registry", artifact.source.registry), ("publisher", publisher or "")))
 
 
-CHECKS = (approval_digests, self_approvals, approval_ages, required_roles, full_records, source_tiers)
+CHECKS = (approval_digests, self_approvals, approval_ages, required_roles, text_approvals, signed_records,
+          full_records, source_tiers)

@@ -11,8 +11,11 @@ from weightgate.findings import Finding
 
 
 def required_fields(ctx: CheckContext) -> Iterator[Finding]:
+    # Signed approvals live in the approvals store, not the manifest: the roles check judges them there.
+    store_held = {"approvals"} if ctx.policy.evidence.require_signed else set()
     for artifact in ctx.manifest.artifacts:
-        missing = [f for f in ctx.policy.required_fields.get(artifact.artifact_class, ()) if not artifact.has_field(f)]
+        missing = [f for f in ctx.policy.required_fields.get(artifact.artifact_class, ())
+                   if f not in store_held and not artifact.has_field(f)]
         for field in missing:
             yield Finding(rules.REQUIRED_FIELD_MISSING, f"{artifact.id}: the policy requires `{field}` for a "
                           f"{artifact.artifact_class}", ctx.at(artifact, "id"), artifact.id,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
+from weightgate.governance.digests import BoundDigest
 from weightgate.manifest import Artifact
 
 
@@ -25,10 +26,19 @@ def rollback_approved(ctx: CheckContext) -> Iterator[Finding]:
         bound = digests.get(target.id) if target is not None else None
         if target is None or bound is None:
             continue  # unknown target (WG106), or its bytes unpinned/unverified (WG107, WG626)
-        if not any(bound.binds(a.digest) for a in target.approvals):
+        if not _approved(ctx, target, bound):
             yield Finding(rules.ROLLBACK_UNAPPROVED, f"{artifact.id}: rollback target {target.id!r} has no approval "
                           f"naming its digest {bound.value}", ctx.at(artifact, "rollback"), artifact.id,
                           evidence=(("rollback", target.id), ("rollback_digest", bound.value)))
+
+
+def _approved(ctx: CheckContext, target: Artifact, bound: BoundDigest) -> bool:
+    """A signed review of the target's own digest counts; text approvals only where the policy lets them."""
+    from weightgate.checks.approvals import judged_reviews
+
+    if judged_reviews(ctx, target).any_approval:
+        return True
+    return not ctx.policy.evidence.require_signed and any(bound.binds(a.digest) for a in target.approvals)
 
 
 def rollback_verified(ctx: CheckContext) -> Iterator[Finding]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from weightgate.errors import PolicyError
+from weightgate.evidence.dsse import TrustedSigner, policy_certificates, policy_public_key
 from weightgate.findings import Location
 from weightgate.manifest import Service, Source
 from weightgate.yamlsource import PathKey
@@ -166,3 +167,77 @@ class ModelCardPolicy:
 def build_model_card_policy(section: Mapping[str, Any]) -> ModelCardPolicy:
     return ModelCardPolicy({cls: CardRequirement(tuple(r.get("fields", ())), tuple(r.get("sections", ())))
                             for cls, r in (section.get("required") or {}).items()})
+
+
+@dataclass(frozen=True)
+class ReviewerRole:
+    """Who may sign review records for one role, and how many distinct signers must approve."""
+
+    role: str
+    min: int
+    signers: tuple[TrustedSigner, ...]
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class EvidencePolicy:
+    """Signed evidence: where records are kept (`approvals.store`, one `<digest hex>.jsonl` per artifact digest)
+    and whose signatures count, per reviewer role and for eval results."""
+
+    require_signed: bool = False  # text approvals in a manifest do not count
+    store: str | None = None  # an absolute folder or a mirror URI
+    trust_root: Path | None = None  # Sigstore trusted root for keyless signers
+    reviewers: Mapping[str, ReviewerRole] = field(default_factory=dict)  # lower-case role -> reviewers
+    eval_signers: tuple[TrustedSigner, ...] = ()
+    eval_require_signed: bool = False
+    location: Location | None = None  # the policy's approvals section, for findings about the setup
+
+    @property
+    def all_signers(self) -> tuple[TrustedSigner, ...]:
+        return (*(s for r in self.reviewers.values() for s in r.signers), *self.eval_signers)
+
+    def role(self, name: str) -> ReviewerRole | None:
+        return self.reviewers.get(name.lower())
+
+
+def build_evidence_policy(approvals: Mapping[str, Any], evals: Mapping[str, Any], base: Path, source: str,
+                          line_of: LineOf) -> EvidencePolicy:
+    trust_root = _policy_file(approvals.get("trust_root"), base, source, line_of(("approvals", "trust_root")))
+    reviewers = {role.lower(): _reviewer_role(role, spec, base, source, line_of)
+                 for role, spec in (approvals.get("reviewers") or {}).items()}
+    eval_signers = tuple(_trusted_signer(s, base, source, line_of(("eval_evidence", "signers", i)))
+                         for i, s in enumerate(evals.get("signers", ())))
+    store = approvals.get("store")
+    return EvidencePolicy(
+        require_signed=bool(approvals.get("require_signed", False)),
+        store=_store_location(store, base) if store else None,
+        trust_root=trust_root, reviewers=reviewers, eval_signers=eval_signers,
+        eval_require_signed=bool(evals.get("require_signed", False)),
+        location=Location(source, line_of(("approvals",))),
+    )
+
+
+def _reviewer_role(role: str, spec: Mapping[str, Any], base: Path, source: str, line_of: LineOf) -> ReviewerRole:
+    key = ("approvals", "reviewers", role)
+    signers = tuple(_trusted_signer(s, base, source, line_of((*key, "signers", i)))
+                    for i, s in enumerate(spec.get("signers", ())))
+    return ReviewerRole(role, int(spec.get("min", 1)), signers, Location(source, line_of(key)))
+
+
+def _store_location(store: str, base: Path) -> str:
+    """A relative store is a folder beside the policy; a URI is read through the mirrors."""
+    return store if "://" in store else str((base / store).resolve())
+
+
+def _trusted_signer(spec: Mapping[str, Any], base: Path, source: str, line: int) -> TrustedSigner:
+    identity = str(spec["identity"])
+    where = f"{source}:{line}"
+    if spec.get("key"):
+        path = _policy_file(spec["key"], base, source, line)
+        assert path is not None
+        return TrustedSigner(identity, key=policy_public_key(path, where), key_file=path)
+    if spec.get("ca"):
+        path = _policy_file(spec["ca"], base, source, line)
+        assert path is not None
+        return TrustedSigner(identity, ca=policy_certificates(path, where), ca_file=path)
+    return TrustedSigner(identity, issuer=str(spec["issuer"]))

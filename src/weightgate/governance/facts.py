@@ -15,6 +15,7 @@ from weightgate.registry import RegistryLookups
 
 if TYPE_CHECKING:  # annotations only: reporters import this module and must stay light
     from weightgate.evidence.signatures import SignatureFacts
+    from weightgate.evidence.store import StoredRecords
     from weightgate.governance.model_card import ModelCardFacts
 
 OFFLINE_REASON = "offline run: the evidence file was not fetched"
@@ -58,3 +59,5 @@ class GovernanceFacts:
     registry: RegistryLookups = field(default_factory=RegistryLookups)
     signatures: Mapping[str, SignatureFacts] = field(default_factory=dict)  # artifact id -> its model signature
     model_cards: Mapping[str, ModelCardFacts] = field(default_factory=dict)  # artifact id -> its model card
+    records: Mapping[str, StoredRecords] = field(default_factory=dict)  # artifact id -> signed records for its digest
+    records_store: str | None = None  # where they were looked up (None: no store configured)
