@@ -13,7 +13,9 @@ from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_PASS
 
 @pytest.fixture
 def clean_manifest(ws):
-    return ws.write_manifest([ws.artifact("a")])
+    """Clean under the built-in default policy: not deployed to production, so no role must approve it, and no
+    text approval (the default counts only signed records)."""
+    return ws.write_manifest([ws.artifact("a", approvals=[])])
 
 
 def test_clean_manifest_exits_0(clean_manifest, capsys):

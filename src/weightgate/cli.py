@@ -338,7 +338,7 @@ def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manif
     if manifests > 1 or offline:
         raise click.UsageError("--attest takes one manifest and a full (not --offline) run: a decision record "
                                "names bytes that were read")
-    from weightgate.evidence.attestation import MAX_KEY_BYTES, load_signer
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_signer
     from weightgate.inputfiles import read_input
 
     return load_signer(read_input(attest_key, MAX_KEY_BYTES, "attestation key"), str(attest_key))
@@ -442,13 +442,8 @@ def _certificate_identity(chain: bytes | None) -> str:
 def verify_attestation(attestation: Path, key_path: Path, digest: str) -> None:
     """Check that the gate PASSED the artifact DIGEST: a record in ATTESTATION (from `check --attest`) must
     verify with the key and say PASSED. Exit 0 passed, 1 failed or no verified record, 2 input error."""
-    from weightgate.evidence.attestation import (
-        MAX_ATTESTATION_BYTES,
-        MAX_KEY_BYTES,
-        Outcome,
-        load_public_key,
-        verify_attestations,
-    )
+    from weightgate.evidence.attestation import MAX_ATTESTATION_BYTES, Outcome, verify_attestations
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
     from weightgate.inputfiles import read_input
 
     key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))

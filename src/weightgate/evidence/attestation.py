@@ -1,8 +1,8 @@
 """Signed decision records. For every artifact a gate run judged, an in-toto Statement v1 whose subject is
 the artifact digest and whose predicate is a SLSA Verification Summary (VSA v1): who verified, when, which
 resource, under which policy (with its digest), PASSED or FAILED, the rules that failed and the waivers used.
-Each statement travels in a DSSE envelope signed with securesystemslib; a run writes one envelope per line
-(JSON Lines, like `*.intoto.jsonl`).
+Each statement travels in a DSSE envelope signed by `evidence.dsse`, the one module that signs and verifies every
+record; a run writes one envelope per line (JSON Lines, like `*.intoto.jsonl`).
 
 `verify_attestations` is the other side: a deploy step or admission controller checks the file against the
 gate's public key and the digest it is about to deploy, and refuses anything without a PASSED record whose
@@ -11,34 +11,29 @@ signature verifies. The signature is checked before anything in the payload is b
 
 from __future__ import annotations
 
-import binascii
 import datetime
 import enum
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from weightgate import __version__, refs
 from weightgate.errors import InputFileError
+from weightgate.evidence.dsse import STATEMENT_TYPE, RecordRejected, TrustedSigner, sign_statement, verify_record
 from weightgate.findings import Waiver
 from weightgate.governance.digests import evidence_digests
 from weightgate.report.interface import Report
 from weightgate.rules import DOCS_BASE
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 VSA_PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
-PAYLOAD_TYPE = "application/vnd.in-toto+json"
 VERIFIER_ID = DOCS_BASE.split("/blob/", 1)[0]
 # VSA's verifiedLevels: FAILED when policy verification failed; otherwise custom values, which must not start
 # with SLSA_. weightgate verifies intake policy, not build provenance, so it claims no SLSA build level.
 PASSED_LEVEL = "WEIGHTGATE_INTAKE_PASSED"
 FAILED_LEVEL = "FAILED"
 EXTENSION = "weightgate"  # where the predicate carries what VSA has no field for (failed rules, waivers)
-KEY_PASSWORD_ENV = "WEIGHTGATE_ATTEST_KEY_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 MAX_ATTESTATION_BYTES = 64 * 1024 * 1024
-MAX_KEY_BYTES = 1024 * 1024
 
 
 class Result(str, enum.Enum):
@@ -138,33 +133,6 @@ def _utc(timestamp: datetime.datetime) -> str:
 
 # --- signing -----------------------------------------------------------------------------------------------
 
-def load_signer(pem: bytes, source: str) -> Any:
-    """A securesystemslib CryptoSigner for a PEM private key (ECDSA, Ed25519 or RSA). An encrypted key takes
-    its password from WEIGHTGATE_ATTEST_KEY_PASSWORD."""
-    from cryptography.hazmat.primitives import serialization
-    from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
-
-    password = os.environ.get(KEY_PASSWORD_ENV)
-    try:
-        key = serialization.load_pem_private_key(pem, password.encode() if password else None)
-        return CryptoSigner(key)
-    except (ValueError, TypeError) as e:
-        raise InputFileError(f"attestation key {source} cannot be used: {e}",
-                             hint="--attest-key takes a PEM private key (ECDSA, Ed25519 or RSA); set "
-                             f"{KEY_PASSWORD_ENV} for an encrypted one") from e
-
-
-def sign_statement(document: dict[str, Any], signer: Any) -> dict[str, Any]:
-    """The statement in a DSSE envelope signed by `signer` (securesystemslib does the PAE and the signing)."""
-    from securesystemslib.dsse import Envelope
-
-    payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    envelope = Envelope(payload=payload, payload_type=PAYLOAD_TYPE, signatures={})
-    envelope.sign(signer)
-    result: dict[str, Any] = envelope.to_dict()
-    return result
-
-
 def attestation_lines(report: Report, signer: Any) -> str:
     """JSON Lines: one signed envelope per artifact decision."""
     return "".join(json.dumps(sign_statement(statement(d, report), signer), sort_keys=True) + "\n"
@@ -187,18 +155,7 @@ class Verdict:
     rejected: tuple[str, ...] = ()  # why envelopes were not believed (bad signature, malformed, ...)
 
 
-def load_public_key(pem: bytes, source: str) -> Any:
-    from cryptography.hazmat.primitives import serialization
-    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
-
-    try:
-        return SSlibKey.from_crypto(serialization.load_pem_public_key(pem))
-    except (ValueError, TypeError) as e:
-        raise InputFileError(f"public key {source} cannot be used: {e}",
-                             hint="--key takes the PEM public key of the gate's --attest-key") from e
-
-
-def verify_attestations(text: str, key: Any, digest: str) -> Verdict:
+def verify_attestations(text: str, key: TrustedSigner, digest: str) -> Verdict:
     """Judge `digest` by the records in `text` whose signatures verify with `key`."""
     if not refs.is_sha256_hex(digest.removeprefix("sha256:")):
         raise InputFileError(f"{digest!r} is not an artifact digest", hint="--digest takes sha256:<64 hex digits>")
@@ -236,33 +193,16 @@ class _NotBelieved(Exception):
     pass
 
 
-def _verified_statement(line: str, key: Any) -> dict[str, Any]:
-    """The statement of one envelope, only after its signature verified with `key`."""
-    from securesystemslib.dsse import Envelope
-    from securesystemslib.exceptions import FormatError, VerificationError
-
+def _verified_statement(line: str, key: TrustedSigner) -> dict[str, Any]:
+    """The statement of one envelope, only after its signature verified with `key` (the one signing module)."""
     try:
-        envelope = Envelope.from_dict(json.loads(line))
-    except (ValueError, KeyError, TypeError, AttributeError, FormatError, binascii.Error, RecursionError) as e:
-        raise _NotBelieved(f"not a DSSE envelope ({type(e).__name__})") from None
-    try:
-        envelope.verify([key], 1)
-    except (VerificationError, ValueError):
-        raise _NotBelieved("the signature does not verify with the key") from None
-    if envelope.payload_type != PAYLOAD_TYPE:
-        raise _NotBelieved(f"payload type {envelope.payload_type!r} is not an in-toto statement")
-    return _vsa_statement(envelope.payload)
+        verified = verify_record(line.encode("utf-8", errors="replace"), [key], {VSA_PREDICATE_TYPE})
+    except RecordRejected as e:
+        raise _NotBelieved(e.reason) from None
+    return _vsa_statement(verified.statement)
 
 
-def _vsa_statement(payload: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(payload)
-    except (ValueError, RecursionError):
-        raise _NotBelieved("the signed payload is not JSON") from None
-    if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE:
-        raise _NotBelieved("the signed payload is not an in-toto Statement v1")
-    if document.get("predicateType") != VSA_PREDICATE_TYPE or not isinstance(document.get("predicate"), dict):
-        raise _NotBelieved(f"the statement's predicate is not {VSA_PREDICATE_TYPE}")
+def _vsa_statement(document: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(document.get("subject"), list) or not all(isinstance(s, dict) for s in document["subject"]):
         raise _NotBelieved("the statement has no subject list")
     return document

@@ -110,16 +110,16 @@ def load_signer(pem: bytes, source: str) -> Any:
                              f"{KEY_PASSWORD_ENV} for an encrypted one") from e
 
 
-def load_public_key(pem: bytes, source: str) -> Any:
-    """A PEM public key as a securesystemslib key (what decision records are verified with)."""
+def load_public_key(pem: bytes, source: str) -> TrustedSigner:
+    """A PEM public key given on the command line (the gate's key, for decision records) as a signer to trust."""
     from cryptography.hazmat.primitives import serialization
-    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
 
     try:
-        return SSlibKey.from_crypto(serialization.load_pem_public_key(pem))
+        key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError) as e:
         raise InputFileError(f"public key {source} cannot be used: {e}",
                              hint="--key takes the PEM public key of the gate's --attest-key") from e
+    return TrustedSigner(f"key {Path(source).name}", key=key, key_file=Path(source))
 
 
 def policy_public_key(path: Path, where: str) -> Any:
