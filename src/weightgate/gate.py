@@ -71,7 +71,7 @@ def run_check(options: CheckOptions) -> Report:
             evidence.result(), _registry_lookups(manifest, policy, options), signatures.result(),
             model_card_facts(manifest, {f.artifact_id: f for f in facts}, cards, locations,
                              lambda location: open_mirror(location, settings_for(policy)), options.offline),
-            _signed_records(store, manifest, policy, facts, options.offline), store,
+            _signed_records(store, manifest, policy, facts, options.offline, today), store,
         )
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
                            governance)
@@ -142,7 +142,7 @@ def _evidence_store(policy: Policy, options: CheckOptions) -> str | None:
 
 
 def _signed_records(store: str | None, manifest: Manifest, policy: Policy, facts: Iterable[ArtifactFacts],
-                    offline: bool) -> dict[str, StoredRecords]:
+                    offline: bool, today: datetime.date) -> dict[str, StoredRecords]:
     """The signed records kept for each artifact's digest (verified, or offline the pins' digest). Offline, only a
     local store is read: a network store waits for the full run."""
     if store is None or (offline and "://" in store):
@@ -150,8 +150,11 @@ def _signed_records(store: str | None, manifest: Manifest, policy: Policy, facts
     from weightgate.evidence.store import read_all
 
     settings = settings_for(policy)
-    return read_all(store, _digests(manifest, facts), lambda location: open_mirror(location, settings),
-                    policy.evidence.all_signers, policy.evidence.trust_root)
+    digests = {artifact_id: bound.evidence_key for artifact_id, bound in evidence_digests(manifest, facts).items()}
+    # Certificates are judged valid on the day dates are judged (--as-of for an audit), at noon UTC.
+    when = datetime.datetime.combine(today, datetime.time(12), datetime.timezone.utc)
+    return read_all(store, digests, lambda location: open_mirror(location, settings), policy.evidence.all_signers,
+                    policy.evidence.trust_root, when)
 
 
 def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions) -> RegistryLookups:

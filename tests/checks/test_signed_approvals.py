@@ -55,9 +55,10 @@ class Signed:
                 "legal": {"signers": [{"identity": "legal@example.com", "ca": "pki/reviewers-ca.pem"}]},
             }})
 
-    def approve(self, key="appsec", *extra):
+    def approve(self, key="appsec", *extra, ticket="SEC-1"):
         args = ["approve", str(self.manifest), "--artifact", "v2", "--role", "security", "--key",
                 str(self.keys[key][0]), "--reviewer", f"{key}@example.com", "--store", str(self.store), *extra]
+        args += ["--ticket", ticket] if ticket else []
         assert main(args) == 0
 
     def append(self, record: dict | bytes) -> None:
@@ -66,6 +67,7 @@ class Signed:
             handle.write(line.rstrip(b"\n") + b"\n")
 
     def record(self, key="appsec", role="security", decision=Decision.APPROVED, time=NOW, digest=None, **fields):
+        fields.setdefault("ticket", "SEC-1")  # the workspace's sources are tier 2: approvals name a ticket
         signer = load_signer(self.keys[key][0].read_bytes(), key)
         review = Review(role, decision, f"{key}@example.com", time, **fields)
         return approval_record(Subject("v2", digest or self.digest, False), review, signer)
@@ -80,7 +82,7 @@ def signed(ws):
 
 
 def test_a_reviewer_named_for_the_role_approves(signed):
-    signed.approve("appsec", "--ticket", "SEC-1")
+    signed.approve("appsec")
     assert rule_ids(signed.check()) == []
     assert rule_ids(signed.check(offline=True)) == []  # a local store is read offline too (pre-commit)
 
@@ -229,7 +231,8 @@ def test_an_unreadable_store_fails_closed(signed):
 
 def test_a_certificate_reviewer_signs_with_a_chain_to_the_policy_ca(signed):
     args = ["approve", str(signed.manifest), "--artifact", "v2", "--role", "legal", "--key", str(signed.leaf_key),
-            "--cert", str(signed.leaf), "--store", str(signed.store), "--license-expression", "Apache-2.0",
+            "--cert", str(signed.leaf), "--store", str(signed.store), "--ticket", "LIC-1",
+            "--license-expression", "Apache-2.0",
             "--commercial-use", "--redistribution"]
     assert main(args) == 0
     signed.approve("appsec")
@@ -255,3 +258,10 @@ def test_approve_verify_signs_only_bytes_that_match_the_pins(signed, capsys):
     assert main(args) == 2
     assert "do not verify" in capsys.readouterr().err
     assert not Path(signed.ws.root / "r.json").exists()
+
+
+def test_a_tier_two_approval_must_name_its_ticket(signed):
+    signed.approve("appsec", ticket=None)  # hf://org/v2 matches no tier rule: tier 2, full records required
+    assert rule_ids(signed.check()) == ["WG606"]
+    signed.approve("sec2")
+    assert rule_ids(signed.check()) == ["WG606"]  # the first record still lacks one

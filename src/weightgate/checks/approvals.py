@@ -88,7 +88,7 @@ def judged_reviews(ctx: CheckContext, artifact: Artifact) -> JudgedReviews:
     bound = ctx.digests.get(artifact.id)
     if stored is None or bound is None:
         return JudgedReviews()
-    return judge_reviews(stored, bound.value, artifact.owner, environments_of(ctx.manifest, artifact.id),
+    return judge_reviews(stored, bound, artifact.owner, environments_of(ctx.manifest, artifact.id),
                          ctx.policy.evidence, ctx.today, max_age(ctx))
 
 
@@ -188,6 +188,7 @@ def signed_records(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(_PROBLEM_RULES[problem.problem], f"{artifact.id}: {stored.uri} line "
                           f"{problem.record.line}: {problem.message}", where, artifact.id,
                           evidence=(("record", f"{stored.uri}#L{problem.record.line}"),))
+        yield from _incomplete_signed(ctx, artifact, judged, stored.uri)
         for outcome in judged.roles.values():
             rejection = outcome.rejection
             if rejection is None or rejection.review is None or rejection.verified is None:
@@ -197,6 +198,19 @@ def signed_records(ctx: CheckContext) -> Iterator[Finding]:
                           f"({rejection.verified.signer}, {rejection.review.time:%Y-%m-%dT%H:%M:%SZ}"
                           f"{', ' + rejection.review.ticket if rejection.review.ticket else ''}){why}", where,
                           artifact.id, evidence=(("record", f"{stored.uri}#L{rejection.line}"),))
+
+
+def _incomplete_signed(ctx: CheckContext, artifact: Artifact, judged: JudgedReviews, uri: str) -> Iterator[Finding]:
+    """A counting signed approval of a full-record tier's artifact must name its ticket, as text ones must."""
+    tier = tier_of(ctx.policy.governance, artifact)
+    if tier not in ctx.policy.governance.full_record_tiers:
+        return
+    for outcome in judged.roles.values():
+        for record in outcome.approvals:
+            if record.review is not None and not record.review.ticket:
+                yield Finding(rules.APPROVAL_RECORD_INCOMPLETE, f"{artifact.id}: {uri} line {record.line}: the "
+                              f"{outcome.role!r} approval names no ticket (required for tier {tier} sources)",
+                              ctx.at(artifact, "id"), artifact.id)
 
 
 def full_records(ctx: CheckContext) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ file is read once, bounded, through the same mirrors (roots, TLS, limits) as art
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ def store_file_name(digest: str) -> str:
 
 
 def read_store(store: str, digest: str, opener: MirrorOpener, signers: Sequence[TrustedSigner],
-               trust_root: Path | None) -> StoredRecords:
+               trust_root: Path | None, now: datetime.datetime | None = None) -> StoredRecords:
     """Read and check every record kept for `digest` in `store` (a folder or a URI)."""
     reference = store.rstrip("/") + "/" + store_file_name(digest)
     if "://" not in reference:
@@ -83,11 +84,11 @@ def read_store(store: str, digest: str, opener: MirrorOpener, signers: Sequence[
     if len(lines) > MAX_RECORDS_PER_DIGEST:
         return StoredRecords(digest, small.uri, FileStatus.UNREADABLE,
                              reason=f"{len(lines)} records, more than {MAX_RECORDS_PER_DIGEST}")
-    return StoredRecords(digest, small.uri, FileStatus.VERIFIED, check_lines(lines, signers, trust_root))
+    return StoredRecords(digest, small.uri, FileStatus.VERIFIED, check_lines(lines, signers, trust_root, now))
 
 
 def check_lines(lines: Sequence[tuple[int, bytes]], signers: Sequence[TrustedSigner],
-                trust_root: Path | None) -> tuple[CheckedRecord, ...]:
+                trust_root: Path | None, now: datetime.datetime | None = None) -> tuple[CheckedRecord, ...]:
     seen: dict[bytes, int] = {}
     checked = []
     for number, line in lines:
@@ -96,14 +97,14 @@ def check_lines(lines: Sequence[tuple[int, bytes]], signers: Sequence[TrustedSig
             checked.append(CheckedRecord(number, reason=f"a copy of the record on line {seen[text]}"))
             continue
         seen[text] = number
-        checked.append(check_record(number, text, signers, trust_root))
+        checked.append(check_record(number, text, signers, trust_root, now))
     return tuple(checked)
 
 
-def check_record(number: int, data: bytes, signers: Sequence[TrustedSigner], trust_root: Path | None
-                 ) -> CheckedRecord:
+def check_record(number: int, data: bytes, signers: Sequence[TrustedSigner], trust_root: Path | None,
+                 now: datetime.datetime | None = None) -> CheckedRecord:
     try:
-        verified = verify_record(data, signers, PREDICATE_TYPES, trust_root)
+        verified = verify_record(data, signers, PREDICATE_TYPES, trust_root, now)
         review = review_of(verified) if verified.predicate_type == REVIEW_PREDICATE_TYPE else None
     except RecordRejected as e:
         return CheckedRecord(number, reason=e.reason, untrusted=e.untrusted)
@@ -111,11 +112,12 @@ def check_record(number: int, data: bytes, signers: Sequence[TrustedSigner], tru
 
 
 def read_all(store: str | None, digests: Mapping[str, str], opener: MirrorOpener,
-             signers: Sequence[TrustedSigner], trust_root: Path | None) -> dict[str, StoredRecords]:
+             signers: Sequence[TrustedSigner], trust_root: Path | None,
+             now: datetime.datetime | None = None) -> dict[str, StoredRecords]:
     """artifact id -> its records; artifacts sharing a digest share one read."""
     if store is None:
         return {}
     by_digest: dict[str, StoredRecords] = {}
     for digest in dict.fromkeys(digests.values()):
-        by_digest[digest] = read_store(store, digest, opener, signers, trust_root)
+        by_digest[digest] = read_store(store, digest, opener, signers, trust_root, now)
     return {artifact_id: by_digest[digest] for artifact_id, digest in digests.items()}

@@ -31,6 +31,12 @@ class BoundDigest:
     def source(self) -> str:
         return "verified" if self.verified else "declared by the pins, bytes not read"
 
+    @property
+    def evidence_key(self) -> str:
+        """The digest evidence is filed under: the pins' while the mirror holds other bytes (the integrity
+        rules report those, once), else the verified one."""
+        return self.declared if self.bytes_differ_from_pins and self.declared else self.value
+
     def binds(self, named: str | None) -> bool:
         """Does evidence naming `named` bind to this artifact? It does when it names the digest weightgate
         verified, or names the pinned digest while the mirror holds other bytes: then the integrity rules

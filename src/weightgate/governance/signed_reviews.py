@@ -19,6 +19,7 @@ from weightgate.evidence.dsse import TrustedSigner, fingerprint
 from weightgate.evidence.policy import EvidencePolicy
 from weightgate.evidence.reviews import Decision
 from weightgate.evidence.store import CheckedRecord, StoredRecords
+from weightgate.governance.digests import BoundDigest
 from weightgate.governance.identities import same_person
 
 
@@ -59,7 +60,7 @@ class JudgedReviews:
         return any(o.approvals and not o.rejection for o in self.roles.values())
 
 
-def judge_reviews(stored: StoredRecords, digest: str, owner: str | None, environments: frozenset[str],
+def judge_reviews(stored: StoredRecords, digest: BoundDigest, owner: str | None, environments: frozenset[str],
                   policy: EvidencePolicy, today: datetime.date, max_age_days: int) -> JudgedReviews:
     problems: list[RecordProblem] = []
     counting: list[CheckedRecord] = []
@@ -72,7 +73,7 @@ def judge_reviews(stored: StoredRecords, digest: str, owner: str | None, environ
     return JudgedReviews(tuple(problems), _roles(counting))
 
 
-def _problem(record: CheckedRecord, digest: str, owner: str | None, environments: frozenset[str],
+def _problem(record: CheckedRecord, digest: BoundDigest, owner: str | None, environments: frozenset[str],
              policy: EvidencePolicy, today: datetime.date, max_age_days: int) -> RecordProblem | None:
     if record.verified is None:
         kind = Problem.UNTRUSTED if record.untrusted else Problem.INVALID
@@ -81,9 +82,10 @@ def _problem(record: CheckedRecord, digest: str, owner: str | None, environments
     if review is None:
         return None  # a verified record of another kind (an eval result): judged by the eval checks
     signer = record.verified.signer
-    if digest.removeprefix("sha256:").lower() not in record.verified.subject_digests:
+    if not any(digest.binds(f"sha256:{d}") for d in record.verified.subject_digests):
         subjects = ", ".join(f"sha256:{d}" for d in sorted(record.verified.subject_digests)) or "no digest"
-        return RecordProblem(record, Problem.OTHER_DIGEST, f"the record by {signer} is for {subjects}, not {digest}")
+        return RecordProblem(record, Problem.OTHER_DIGEST, f"the record by {signer} is for {subjects}, not "
+                             f"{digest.value}")
     role = policy.role(review.role)
     if role is None or not any(_same_signer(signer, s) for s in role.signers):
         listed = "the policy names no reviewers for it" if role is None else \
