@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Regenerate the example: a small internal mirror of real (tiny) model files and the manifest pinning them.
 
-    python examples/make_example.py          # rewrites examples/mirror/, deployment.yaml and registry.yaml
+    python examples/make_example.py          # rewrites examples/mirror/, deployment.yaml, registry.yaml and the
+                                             # signed review records in approvals/ (with the reviewers' keys)
     python examples/make_example.py --sign   # also re-signs the signed models with a new example-org key
 
 Every file is built here from code, byte for byte, except the model signatures: ECDSA signatures differ on every
 run, so the bundles (`mirror/<id>/model.sig`) and the public key (`keys/example-org.pub`) are only rewritten
 with `--sign` (needed whenever a signed model's files change; the private key is thrown away).
+
+Approvals are signed review records (`weightgate approve`), kept in approvals/ by artifact digest, signed by the
+reviewers examples/policy.yaml names: appsec and ml-lead with Ed25519 keys, compliance with a certificate from the
+example reviewers' CA. Their private keys are derived here from fixed, public seeds, so the records regenerate
+byte for byte (Ed25519 signatures are deterministic): they are example keys, never to be trusted anywhere else.
 
 A reader sees what each file is. Three problems are planted on purpose, as a reviewer would meet them:
   1. `support-embedder` is pinned to the moving Hugging Face branch `main`;
@@ -216,6 +222,131 @@ def registry_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
+# Signed reviews: (artifact, role, reviewer, day, ticket). The GGUF export's review names its pinned digest: its
+# mirror bytes were changed after the review (planted problem 3), which the integrity check reports.
+REVIEWS = [
+    ("tiny-chat-base", "security", "appsec@example.com", "2026-09-15", "SEC-1024"),
+    ("tiny-chat-support", "security", "appsec@example.com", "2026-10-21", "SEC-1102"),
+    ("tiny-chat-support", "ml-platform", "ml-lead@example.com", "2026-10-22", "MLP-77"),
+    ("tiny-chat-support-v3", "security", "appsec@example.com", "2026-08-30", "SEC-0988"),
+    ("tiny-chat-gguf", "security", "appsec@example.com", "2026-10-28", "SEC-1131"),
+    ("support-embedder", "security", "appsec@example.com", "2026-10-05", "SEC-1107"),
+    ("ticket-reranker", "security", "appsec@example.com", "2026-10-07", "SEC-1110"),
+    ("ticket-reranker", "compliance", "compliance@example.com", "2026-10-08", "CMP-58"),
+]
+KEY_REVIEWERS = {"appsec@example.com": "keys/appsec.pub", "ml-lead@example.com": "keys/ml-lead.pub"}
+CERT_REVIEWERS = ("compliance@example.com",)
+REVIEWERS_CA = "keys/reviewers-ca.pem"
+APPROVALS = "approvals"
+
+
+def _example_key(name: str) -> object:
+    """An Ed25519 key from a public seed: for this example only (anyone can derive it)."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"weightgate example {name}".encode()).digest())
+
+
+def _example_ec_key(name: str) -> object:
+    """A P-256 key from a public seed, for the X.509 reviewers (Web PKI path validation refuses Ed25519)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    seed = int.from_bytes(hashlib.sha256(f"weightgate example {name}".encode()).digest(), "big")
+    return ec.derive_private_key(seed % (2**255) + 1, ec.SECP256R1())
+
+
+class _DeterministicEcdsaSigner:
+    """Signs DSSE envelopes with RFC 6979 nonces, so the certificate-signed record regenerates byte for byte."""
+
+    def __init__(self, key: object) -> None:
+        from securesystemslib.signer import SSlibKey
+
+        self.key = key
+        self.keyid = SSlibKey.from_crypto(key.public_key()).keyid  # type: ignore[attr-defined]
+
+    def sign(self, payload: bytes) -> object:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from securesystemslib.signer import Signature
+
+        raw = self.key.sign(payload, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))  # type: ignore[attr-defined]
+        return Signature(self.keyid, raw.hex())
+
+
+def _pem_public(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(serialization.Encoding.PEM,  # type: ignore[attr-defined]
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _certificates() -> tuple[bytes, dict[str, bytes]]:
+    """The example reviewers' CA and one certificate per certificate reviewer, valid 2026-2046 (fixed serials
+    and dates: Ed25519 makes them byte-for-byte reproducible)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    start, end = datetime.datetime(2026, 1, 1), datetime.datetime(2046, 1, 1)
+    ca_key = _example_ec_key("reviewers CA")
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Example reviewers CA (example only)")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True))
+    leaves = {}
+    for serial, identity in enumerate(CERT_REVIEWERS, 2):
+        key = _example_ec_key(identity)
+        leaf = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity)]))
+                .issuer_name(ca_name).public_key(key.public_key()).serial_number(serial)
+                .not_valid_before(start).not_valid_after(end)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                               critical=True)
+                .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(identity)]), critical=False)
+                .sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True))
+        leaves[identity] = leaf.public_bytes(serialization.Encoding.PEM)
+    return ca.public_bytes(serialization.Encoding.PEM), leaves
+
+
+def write_reviews() -> None:
+    """The reviewers' public keys and CA, and one signed review record per REVIEWS entry, filed in approvals/
+    under the artifact digest it approves."""
+    import datetime
+
+    from securesystemslib.signer import CryptoSigner
+
+    from weightgate.evidence.dsse import certificate_bundle, sign_statement
+    from weightgate.evidence.reviews import Decision, Review, review_statement
+
+    for identity, path in KEY_REVIEWERS.items():
+        (HERE / path).parent.mkdir(parents=True, exist_ok=True)
+        (HERE / path).write_bytes(_pem_public(_example_key(identity)))
+    ca, leaves = _certificates()
+    (HERE / REVIEWERS_CA).write_bytes(ca)
+    records: dict[str, list[str]] = {}
+    for artifact, role, reviewer, day, ticket in REVIEWS:
+        digest = digest_of(FILES[artifact]).removeprefix("sha256:")
+        when = datetime.datetime.fromisoformat(f"{day}T09:30:00+00:00")
+        statement = review_statement(artifact, digest, Review(role, Decision.APPROVED, reviewer, when, ticket))
+        if reviewer in leaves:
+            signed = sign_statement(statement, _DeterministicEcdsaSigner(_example_ec_key(reviewer)))
+            record = certificate_bundle(signed, leaves[reviewer], reviewer)
+        else:
+            record = sign_statement(statement, CryptoSigner(_example_key(reviewer)))  # type: ignore[arg-type]
+        records.setdefault(digest, []).append(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
+    folder = HERE / APPROVALS
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.jsonl"):
+        old.unlink()
+    for digest, lines in records.items():
+        (folder / f"{digest}.jsonl").write_text("".join(lines))
+
+
 def write_mirror() -> None:
     for artifact, (path, data) in CARDS.items():
         (MIRROR / artifact).mkdir(parents=True, exist_ok=True)
@@ -272,7 +403,8 @@ if __name__ == "__main__":
 
     write_mirror()
     write_manifest()
+    write_reviews()
     if "--sign" in sys.argv[1:]:
         sign()
-    print(f"wrote {MIRROR}, {HERE / 'deployment.yaml'} and {HERE / 'registry.yaml'}"
+    print(f"wrote {MIRROR}, {HERE / 'deployment.yaml'}, {HERE / 'registry.yaml'} and {HERE / APPROVALS}"
           + (f", signatures and {HERE / PUBLIC_KEY}" if "--sign" in sys.argv[1:] else ""))
