@@ -34,7 +34,9 @@ def bom(ws):
                 {"name": "batch", "environment": "staging", "artifacts": ["embedder"]}]
     manifest = ws.write_manifest([chat, previous, embedder], services=services, metadata={"name": "support"})
     path = ws.root / "support.bom.json"
-    main(["check", str(manifest), "--bom", str(path), "-q", "--as-of", AS_OF.isoformat()])
+    # A policy where the workspace's text approvals count (the built-in default counts only signed records).
+    main(["check", str(manifest), "--policy", str(ws.write_policy()), "--bom", str(path), "-q", "--as-of",
+          AS_OF.isoformat()])
     return {"path": path, "chat": _digest(chat), "embedder": _digest(embedder), "ws": ws}
 
 

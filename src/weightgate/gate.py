@@ -10,13 +10,14 @@ from pathlib import Path
 
 from weightgate import __version__
 from weightgate.checks import CheckContext, run_checks
+from weightgate.checks.approvals import approval_chain
 from weightgate.evidence.signatures import SignatureFacts, signature_facts
 from weightgate.evidence.store import StoredRecords
 from weightgate.facts import ArtifactFacts
 from weightgate.findings import sort_key
 from weightgate.governance.digests import evidence_digests
 from weightgate.governance.eval_evidence import fetch_evidence
-from weightgate.governance.facts import EvidenceFacts, GovernanceFacts, not_fetched
+from weightgate.governance.facts import ApprovalView, EvidenceFacts, GovernanceFacts, not_fetched
 from weightgate.governance.model_card import CardCapture, model_card_facts
 from weightgate.manifest import Manifest, load_manifest
 from weightgate.mirror import MirrorLocation, locate_mirror, open_mirror
@@ -58,6 +59,7 @@ def run_check(options: CheckOptions) -> Report:
     findings = list(loaded.findings)
     facts: tuple[ArtifactFacts, ...] = ()
     governance = GovernanceFacts()
+    approvals: dict[str, tuple[ApprovalView, ...]] = {}
     if manifest is not None:
         locations = {a.id: locate_mirror(a, manifest, options.mirror) for a in manifest.artifacts}
         evidence = _start_evidence(manifest, locations, settings_for(policy), options.offline)
@@ -76,10 +78,11 @@ def run_check(options: CheckOptions) -> Report:
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
                            governance)
         findings = apply_waivers(run_checks(ctx), policy, _digests(manifest, facts), today)
+        approvals = {a.id: approval_chain(ctx, a) for a in manifest.artifacts}
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
-        manifest=manifest, facts=facts, offline=options.offline, governance=governance,
+        manifest=manifest, facts=facts, offline=options.offline, governance=governance, approvals=approvals,
     )
 
 

@@ -52,9 +52,11 @@ def test_signature_approvals_and_evidence_of_a_full_run(example: Path, tmp_path:
     digest = artifacts["tiny-chat-support"]["digest"]
     assert support["binding"] == {"digest": digest, "source": "verified", "declared_digest": digest,
                                   "bytes_differ_from_pins": False}
-    assert [(a["approver"], a["role"], a["date"], a["binds"]) for a in support["approvals"]] == [
-        ("appsec@example.com", "security", "2026-10-21", True),
-        ("ml-lead@example.com", "ml-platform", "2026-10-22", True)]
+    assert [(a["approver"], a["role"], a["time"], a["binds"], a["signed"], a["counted"])
+            for a in support["approvals"]] == [
+        ("appsec@example.com", "security", "2026-10-21T09:30:00Z", True, True, True),
+        ("ml-lead@example.com", "ml-platform", "2026-10-22T09:30:00Z", True, True, True)]
+    assert support["approvals"][0]["record"].endswith(f"approvals/{digest.removeprefix('sha256:')}.jsonl#L1")
     evidence = support["eval_evidence"]
     assert (evidence["status"], evidence["matches_pin"], evidence["artifact_digest"], evidence["binds"]) == (
         "verified", True, digest, True)
@@ -65,8 +67,8 @@ def test_signature_approvals_and_evidence_of_a_full_run(example: Path, tmp_path:
     assert support["rollback"] == {"target": "tiny-chat-support-v3", "in_manifest": True,
                                    "verification": "verified", "digest": artifacts["tiny-chat-support-v3"]["digest"],
                                    "approved": True}
-    assert support["freshness"] == {"last_validated": "2026-11-02", "revalidation_days": 90,
-                                    "revalidate_by": "2027-01-31", "overdue": False}
+    assert support["freshness"] == {"last_validated": "2026-11-02", "revalidation_days": 5000,
+                                    "revalidate_by": "2040-07-11", "overdue": False}
 
 
 def test_license_and_lineage(example: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from weightgate.checks import CheckContext
 from weightgate.findings import Finding
 from weightgate.governance.deployment import environments_of, publisher_of, tier_of
 from weightgate.governance.digests import BoundDigest
+from weightgate.governance.facts import ApprovalView
 from weightgate.governance.identities import same_person
 from weightgate.governance.policy import FULL_RECORD_FIELDS, PROHIBITED_TIER
 from weightgate.governance.signed_reviews import JudgedReviews, Problem, judge_reviews
@@ -239,3 +240,24 @@ def source_tiers(ctx: CheckContext) -> Iterator[Finding]:
 
 CHECKS = (approval_digests, self_approvals, approval_ages, required_roles, text_approvals, signed_records,
           full_records, source_tiers)
+
+
+def approval_chain(ctx: CheckContext, artifact: Artifact) -> tuple[ApprovalView, ...]:
+    """Every approval of `artifact`, signed or written, with whether it counted: what reports show auditors."""
+    counted_text = set(map(id, valid_approvals(ctx, artifact, ctx.digests.get(artifact.id))))
+    views = [ApprovalView(a.approver, a.role, a.date.isoformat(), a.digest, a.ticket, "approved", False,
+                          id(a) in counted_text) for a in artifact.approvals]
+    stored = ctx.governance.records.get(artifact.id)
+    judged = judged_reviews(ctx, artifact)
+    counting = {id(r) for o in judged.roles.values() for r in (*o.approvals, *([o.rejection] if o.rejection else []))}
+    if stored is None or not stored.readable:
+        return tuple(views)
+    for record in stored.reviews():
+        review, verified = record.review, record.verified
+        assert review is not None and verified is not None
+        subjects = sorted(verified.subject_digests)
+        views.append(ApprovalView(verified.signer.identity, review.role, f"{review.time:%Y-%m-%dT%H:%M:%SZ}",
+                                  f"sha256:{subjects[0]}" if subjects else None, review.ticket,
+                                  review.decision.value, True, id(record) in counting,
+                                  f"{stored.uri}#L{record.line}"))
+    return tuple(views)

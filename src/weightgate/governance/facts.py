@@ -54,6 +54,25 @@ def not_fetched(manifest: Manifest) -> dict[str, EvidenceFacts]:
 
 
 @dataclass(frozen=True)
+class ApprovalView:
+    """One approval as the gate judged it, for reports: a signed review record or a text approval."""
+
+    approver: str  # the verified signer for a signed record; the manifest's text for a text approval
+    role: str | None
+    time: str  # UTC to the second for signed records, the day for text approvals
+    digest: str | None  # what it names
+    ticket: str | None
+    decision: str  # approved / rejected
+    signed: bool
+    counted: bool  # it counts toward the role's approvals in this run
+    record: str | None = None  # store URI and line of a signed record
+
+    @property
+    def day(self) -> str:
+        return self.time[:10]
+
+
+@dataclass(frozen=True)
 class GovernanceFacts:
     evidence: Mapping[str, EvidenceFacts] = field(default_factory=dict)  # artifact id -> its eval evidence
     registry: RegistryLookups = field(default_factory=RegistryLookups)

@@ -161,10 +161,12 @@ def _governance(artifact: Artifact, report: Report) -> dict[str, str | None]:
     if (entry := artifact.registry_entry) is not None:
         props.update({"registry-entry": entry.id, "registry-entry:registry": entry.registry,
                       "registry-entry:stage": entry.stage})
-    for n, approval in enumerate(artifact.approvals, 1):
+    for n, approval in enumerate(report.approvals_of(artifact), 1):
         props.update(_numbered(f"approval:{n}", {
-            "approver": approval.approver, "role": approval.role, "date": approval.date.isoformat(),
-            "digest": approval.digest, "ticket": approval.ticket,
+            "approver": approval.approver, "role": approval.role, "date": approval.day, "time": approval.time,
+            "digest": approval.digest, "ticket": approval.ticket, "decision": approval.decision,
+            "signed": str(approval.signed).lower(), "counted": str(approval.counted).lower(),
+            "record": approval.record,
         }))
     props.update(_evidence(artifact, report))
     waivers = dict.fromkeys(f.waived_by for f in report.findings if f.artifact_id == artifact.id and f.waived_by)
@@ -195,7 +197,7 @@ def _evidence(artifact: Artifact, report: Report) -> dict[str, str | None]:
                                                       "outcome": review.outcome, "record": review.record}))
     facts = report.facts_for(artifact.id)
     if facts is not None and facts.digest is not None:
-        for n, approval in enumerate(artifact.approvals, 1):
+        for n, approval in enumerate(report.approvals_of(artifact), 1):
             props[f"approval:{n}:matches-artifact-digest"] = str(approval.digest == facts.digest).lower()
     props.update(_eval_evidence(report.governance.evidence.get(artifact.id)))
     props.update(_registry_entry(artifact, report))

@@ -6,14 +6,15 @@ import datetime
 import enum
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from weightgate.facts import ArtifactFacts, FileFacts
 from weightgate.findings import Finding, Waiver
-from weightgate.governance.facts import GovernanceFacts
-from weightgate.manifest import Manifest
+from weightgate.governance.facts import ApprovalView, GovernanceFacts
+from weightgate.manifest import Artifact, Manifest
 from weightgate.policy import FailOn, Policy
 from weightgate.registry import RegistryLookups
 
@@ -72,6 +73,7 @@ class Report:
     scanned: tuple[FileFacts, ...] = ()  # files inspected by `scan`
     offline: bool = False
     governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
+    approvals: Mapping[str, tuple[ApprovalView, ...]] = field(default_factory=dict)  # artifact id -> as judged
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:
@@ -88,6 +90,16 @@ class Report:
             if f.waived_by is not None:
                 seen[f.waived_by] = None
         return tuple(seen)
+
+    def approvals_of(self, artifact: Artifact) -> tuple[ApprovalView, ...]:
+        """The approvals of `artifact` as the gate judged them; for a report made without that judgement, its
+        manifest approvals, counted where they name the digest evidence binds to."""
+        judged = self.approvals.get(artifact.id)
+        if judged is not None:
+            return judged
+        bound = self.digests.get(artifact.id)
+        return tuple(ApprovalView(a.approver, a.role, a.date.isoformat(), a.digest, a.ticket, "approved", False,
+                                  bound is not None and bound.binds(a.digest)) for a in artifact.approvals)
 
     def facts_for(self, artifact_id: str) -> ArtifactFacts | None:
         return self._facts_by_id.get(artifact_id)

@@ -186,11 +186,14 @@ def _row(component: Mapping[str, Any], props: Mapping[str, str], services: list[
 
 
 def _approvals(props: Mapping[str, str]) -> tuple[str, ...]:
-    """Approvals that name the verified digest (the BOM marks each `matches-artifact-digest`)."""
+    """Approvals that name the verified digest (the BOM marks each `matches-artifact-digest`) and that the gate
+    counted (`counted`, in BOMs that record it: a signed record by an allowed reviewer, or a text approval where
+    the policy lets those count)."""
     found = []
     n = 1
     while f"approval:{n}:approver" in props:
-        if props.get(f"approval:{n}:matches-artifact-digest") == "true":
+        if props.get(f"approval:{n}:matches-artifact-digest") == "true" \
+                and props.get(f"approval:{n}:counted", "true") == "true":
             role = props.get(f"approval:{n}:role")
             found.append(f"{props[f'approval:{n}:approver']} ({role + ', ' if role else ''}"
                          f"{props.get(f'approval:{n}:date', '?')})")

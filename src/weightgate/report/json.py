@@ -19,12 +19,12 @@ from weightgate.facts import FileFacts, FileStatus
 from weightgate.findings import Finding
 from weightgate.governance.deployment import environments_of, tier_of
 from weightgate.governance.digests import BoundDigest
-from weightgate.governance.facts import EvidenceFacts
+from weightgate.governance.facts import ApprovalView, EvidenceFacts
 from weightgate.governance.inheritance import verdict_of
 from weightgate.governance.licenses import LicenseVerdict
 from weightgate.governance.model_card import CardStatus, ModelCardFacts, card_path
 from weightgate.lineage import BaseLink
-from weightgate.manifest import Approval, Artifact, Manifest
+from weightgate.manifest import Artifact, Manifest
 from weightgate.report.interface import LookupStatus, Report, lookup_status, verification_of
 from weightgate.rules import REVALIDATION_OVERDUE
 
@@ -106,7 +106,7 @@ def governance_json(report: Report, manifest: Manifest, artifact: Artifact, over
         "environments": sorted(environments_of(manifest, artifact.id)),
         "source_tier": tier_of(report.policy.governance, artifact),
         "binding": _binding(bound),
-        "approvals": [_approval(a, bound) for a in artifact.approvals],
+        "approvals": [_approval(a, bound) for a in report.approvals_of(artifact)],
         "signature": _signature(artifact, gathered.signatures.get(artifact.id)),
         "model_card": _model_card(artifact, gathered.model_cards.get(artifact.id)),
         "eval_evidence": _eval_evidence(artifact, gathered.evidence.get(artifact.id), bound),
@@ -136,9 +136,11 @@ def _binds(bound: BoundDigest | None, named: str | None) -> bool | None:
     return None if bound is None or named is None else bound.binds(named)
 
 
-def _approval(approval: Approval, bound: BoundDigest | None) -> JsonObject:
-    return {"approver": approval.approver, "role": approval.role, "date": approval.date.isoformat(),
-            "digest": approval.digest, "ticket": approval.ticket, "binds": _binds(bound, approval.digest)}
+def _approval(approval: ApprovalView, bound: BoundDigest | None) -> JsonObject:
+    return {"approver": approval.approver, "role": approval.role, "date": approval.day, "time": approval.time,
+            "digest": approval.digest, "ticket": approval.ticket, "binds": _binds(bound, approval.digest),
+            "decision": approval.decision, "signed": approval.signed, "counted": approval.counted,
+            "record": approval.record}
 
 
 # --- gathered evidence -------------------------------------------------------------------------------------
@@ -266,7 +268,8 @@ def _rollback(report: Report, manifest: Manifest, artifact: Artifact) -> JsonObj
         "verification": verification_of(facts).value,
         "digest": bound.value if bound else None,
         # Whether any of the target's approvals names that digest (the target's own entry lists them).
-        "approved": None if target is None or bound is None else any(bound.binds(a.digest) for a in target.approvals),
+        "approved": None if target is None or bound is None else any(
+            a.counted for a in report.approvals_of(target)),
     }
 
 
