@@ -233,8 +233,25 @@ REVIEWS = [
     ("support-embedder", "security", "appsec@example.com", "2026-10-05", "SEC-1107"),
     ("ticket-reranker", "security", "appsec@example.com", "2026-10-07", "SEC-1110"),
     ("ticket-reranker", "compliance", "compliance@example.com", "2026-10-08", "CMP-58"),
+    ("tiny-chat-base", "legal", "legal@example.com", "2026-09-14", "LIC-311"),
+    ("tiny-chat-support", "legal", "legal@example.com", "2026-10-20", "LIC-402"),
+    ("tiny-chat-support-v3", "legal", "legal@example.com", "2026-08-28", "LIC-377"),
+    ("tiny-chat-gguf", "legal", "legal@example.com", "2026-10-27", "LIC-415"),
+    ("support-eval-set", "legal", "legal@example.com", "2026-10-02", "LIC-390"),
 ]
-KEY_REVIEWERS = {"appsec@example.com": "keys/appsec.pub", "ml-lead@example.com": "keys/ml-lead.pub"}
+# What legal reviewed: the exact expression the manifest declares, and the terms that matter for deployment.
+COMMUNITY_TERMS = {"commercial_use": True, "redistribution": False, "derivatives": True,
+                   "output_rights": "Outputs belong to the deployer; the acceptable-use policy applies to them.",
+                   "training_data_terms": "example-org/web-text-clean: ODC-By 1.0, attribution kept in the card."}
+LICENSE_REVIEWS = {
+    "tiny-chat-base": ("LicenseRef-tiny-chat-community", COMMUNITY_TERMS),
+    "tiny-chat-support": ("Apache-2.0 AND LicenseRef-tiny-chat-community", COMMUNITY_TERMS),
+    "tiny-chat-support-v3": ("Apache-2.0 AND LicenseRef-tiny-chat-community", COMMUNITY_TERMS),
+    "tiny-chat-gguf": ("Apache-2.0 AND LicenseRef-tiny-chat-community", COMMUNITY_TERMS),
+    "support-eval-set": ("LicenseRef-example-internal", {"commercial_use": True, "redistribution": False}),
+}
+KEY_REVIEWERS = {"appsec@example.com": "keys/appsec.pub", "ml-lead@example.com": "keys/ml-lead.pub",
+                 "legal@example.com": "keys/legal.pub"}
 CERT_REVIEWERS = ("compliance@example.com",)
 REVIEWERS_CA = "keys/reviewers-ca.pem"
 APPROVALS = "approvals"
@@ -321,7 +338,7 @@ def write_reviews() -> None:
     from securesystemslib.signer import CryptoSigner
 
     from weightgate.evidence.dsse import certificate_bundle, sign_statement
-    from weightgate.evidence.reviews import Decision, Review, review_statement
+    from weightgate.evidence.reviews import Decision, LicenseTerms, Review, review_statement
 
     for identity, path in KEY_REVIEWERS.items():
         (HERE / path).parent.mkdir(parents=True, exist_ok=True)
@@ -332,7 +349,12 @@ def write_reviews() -> None:
     for artifact, role, reviewer, day, ticket in REVIEWS:
         digest = digest_of(FILES[artifact]).removeprefix("sha256:")
         when = datetime.datetime.fromisoformat(f"{day}T09:30:00+00:00")
-        statement = review_statement(artifact, digest, Review(role, Decision.APPROVED, reviewer, when, ticket))
+        terms = None
+        if role == "legal":
+            expression, fields = LICENSE_REVIEWS[artifact]
+            terms = LicenseTerms(expression, **fields)  # type: ignore[arg-type]
+        statement = review_statement(artifact, digest, Review(role, Decision.APPROVED, reviewer, when, ticket,
+                                                              license=terms))
         if reviewer in leaves:
             signed = sign_statement(statement, _DeterministicEcdsaSigner(_example_ec_key(reviewer)))
             record = certificate_bundle(signed, leaves[reviewer], reviewer)

@@ -160,8 +160,8 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
         model_cards=build_model_card_policy(data.get("model_cards") or {}),
         monitoring=build_monitoring(data.get("monitoring") or {}),
         incidents=build_incidents(data.get("incidents") or (), source, doc.line_of),
-        evidence=build_evidence_policy(data.get("approvals") or {}, data.get("eval_evidence") or {}, base, source,
-                                       doc.line_of),
+        evidence=build_evidence_policy(data.get("approvals") or {}, data.get("eval_evidence") or {},
+                                       data.get("licenses") or {}, base, source, doc.line_of),
     )
 
 

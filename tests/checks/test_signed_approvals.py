@@ -265,3 +265,28 @@ def test_a_tier_two_approval_must_name_its_ticket(signed):
     assert rule_ids(signed.check()) == ["WG606"]
     signed.approve("sec2")
     assert rule_ids(signed.check()) == ["WG606"]  # the first record still lacks one
+
+
+def test_a_license_needing_review_needs_a_signed_review_of_that_expression(ws):
+    signed = Signed(ws)
+    art = ws.artifact("v2", approvals=[], license={"spdx": "LicenseRef-acme", "review": {
+        "reviewer": "legal@example.com", "date": TODAY.isoformat(), "outcome": "approved"}})
+    signed.manifest = ws.write_manifest([art], PRODUCTION)
+    signed.policy = ws.write_policy(licenses={"declared": {"LicenseRef-acme": {"restrictions": ["attribution"]}}},
+                                    approvals=json.loads(json.dumps(_approvals_section(signed))))
+    signed.approve("appsec")
+    report = signed.check()
+    assert rule_ids(report) == ["WG612"]  # the text review is a claim
+    assert "signed license review" in report.active_findings[0].message
+    legal = ["approve", str(signed.manifest), "--artifact", "v2", "--role", "legal", "--key", str(signed.leaf_key),
+             "--cert", str(signed.leaf), "--store", str(signed.store), "--ticket", "LIC-1"]
+    assert main([*legal, "--license-expression", "MIT"]) == 0  # another expression: not a review of this one
+    assert rule_ids(signed.check()) == ["WG612"]
+    assert main([*legal, "--license-expression", "LicenseRef-acme", "--no-redistribution"]) == 0
+    assert rule_ids(signed.check()) == []
+
+
+def _approvals_section(signed):
+    import yaml
+
+    return yaml.safe_load(signed.policy.read_text())["approvals"]

@@ -55,7 +55,8 @@ def test_signature_approvals_and_evidence_of_a_full_run(example: Path, tmp_path:
     assert [(a["approver"], a["role"], a["time"], a["binds"], a["signed"], a["counted"])
             for a in support["approvals"]] == [
         ("appsec@example.com", "security", "2026-10-21T09:30:00Z", True, True, True),
-        ("ml-lead@example.com", "ml-platform", "2026-10-22T09:30:00Z", True, True, True)]
+        ("ml-lead@example.com", "ml-platform", "2026-10-22T09:30:00Z", True, True, True),
+        ("legal@example.com", "legal", "2026-10-20T09:30:00Z", True, True, True)]
     assert support["approvals"][0]["record"].endswith(f"approvals/{digest.removeprefix('sha256:')}.jsonl#L1")
     evidence = support["eval_evidence"]
     assert (evidence["status"], evidence["matches_pin"], evidence["artifact_digest"], evidence["binds"]) == (

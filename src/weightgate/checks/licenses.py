@@ -60,10 +60,34 @@ def license_policy(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(rules.LICENSE_DENIED, f"{artifact.id}: the license review by {review.reviewer} "
                           f"({review.record or 'no record id'}) {review.outcome} {artifact.license.spdx}",
                           ctx.at(artifact, "license", "review"), artifact.id, evidence=evidence)
+        elif verdict.needs_review and ctx.policy.evidence.require_signed:
+            if not _signed_license_review(ctx, artifact):
+                roles = " or ".join(ctx.policy.evidence.license_roles)
+                yield Finding(rules.LICENSE_REVIEW_MISSING, f"{artifact.id}: {', '.join(verdict.needs_review)} needs "
+                              f"a signed license review of {artifact.license.spdx!r} by the {roles} role, and there "
+                              "is none that counts (a `license.review` written in the manifest is a claim)", where,
+                              artifact.id, evidence=evidence)
         elif verdict.needs_review and review is None:
             yield Finding(rules.LICENSE_REVIEW_MISSING, f"{artifact.id}: {', '.join(verdict.needs_review)} needs "
                           "an approved license review (`license.review`), and there is none", where, artifact.id,
                           evidence=evidence)
+
+
+def _signed_license_review(ctx: CheckContext, artifact: Artifact) -> bool:
+    """A counting approval by a license role that reviewed exactly this expression."""
+    from weightgate.checks.approvals import judged_reviews
+
+    assert artifact.license is not None
+    wanted = " ".join(artifact.license.spdx.split())
+    judged = judged_reviews(ctx, artifact)
+    for role in ctx.policy.evidence.license_roles:
+        outcome = judged.roles.get(role.lower())
+        if outcome is None or outcome.rejection:
+            continue
+        if any(r.review and r.review.license and " ".join(r.review.license.expression.split()) == wanted
+               for r in outcome.approvals):
+            return True
+    return False
 
 
 # --- inheritance -------------------------------------------------------------------------------------------

@@ -190,6 +190,7 @@ class EvidencePolicy:
     reviewers: Mapping[str, ReviewerRole] = field(default_factory=dict)  # lower-case role -> reviewers
     eval_signers: tuple[TrustedSigner, ...] = ()
     eval_require_signed: bool = False
+    license_roles: tuple[str, ...] = ("legal",)  # roles whose signed review of the expression is a license review
     location: Location | None = None  # the policy's approvals section, for findings about the setup
 
     @property
@@ -200,8 +201,8 @@ class EvidencePolicy:
         return self.reviewers.get(name.lower())
 
 
-def build_evidence_policy(approvals: Mapping[str, Any], evals: Mapping[str, Any], base: Path, source: str,
-                          line_of: LineOf) -> EvidencePolicy:
+def build_evidence_policy(approvals: Mapping[str, Any], evals: Mapping[str, Any], licenses: Mapping[str, Any],
+                          base: Path, source: str, line_of: LineOf) -> EvidencePolicy:
     trust_root = _policy_file(approvals.get("trust_root"), base, source, line_of(("approvals", "trust_root")))
     reviewers = {role.lower(): _reviewer_role(role, spec, base, source, line_of)
                  for role, spec in (approvals.get("reviewers") or {}).items()}
@@ -213,6 +214,7 @@ def build_evidence_policy(approvals: Mapping[str, Any], evals: Mapping[str, Any]
         store=_store_location(store, base) if store else None,
         trust_root=trust_root, reviewers=reviewers, eval_signers=eval_signers,
         eval_require_signed=bool(evals.get("require_signed", False)),
+        license_roles=tuple(licenses.get("review_roles", ("legal",))),
         location=Location(source, line_of(("approvals",))),
     )
 
