@@ -19,6 +19,7 @@ import base64
 import binascii
 import copy
 import datetime
+import functools
 import json
 import os
 from collections.abc import Collection, Sequence
@@ -61,6 +62,17 @@ class TrustedSigner:
     ca: tuple[Any, ...] = ()  # cryptography certificates: the CA roots for certificate signers
     ca_file: Path | None = None
     issuer: str | None = None
+
+    @functools.cached_property
+    def key_fingerprint(self) -> str | None:
+        return fingerprint(self.key) if self.key is not None else None
+
+    @functools.cached_property
+    def dsse_keyid(self) -> str | None:
+        """The key id securesystemslib writes into envelopes this key signs."""
+        from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
+
+        return str(SSlibKey.from_crypto(self.key).keyid) if self.key is not None else None
 
     @property
     def kind(self) -> str:
@@ -252,15 +264,14 @@ def _verify_with_keys(document: Any, signers: Sequence[TrustedSigner]) -> tuple[
         raise RecordRejected("the envelope carries no signature")
     pae = envelope.pae()
     for signature in envelope.signatures.values():
-        by_id = [s for s in signers if SSlibKey.from_crypto(s.key).keyid == signature.keyid]
+        by_id = [s for s in signers if s.dsse_keyid == signature.keyid]
         for signer in by_id or signers:  # DSSE key ids are hints: a record without a known one tries every key
             if _signature_verifies(SSlibKey.from_crypto(signer.key, keyid=signature.keyid), signature, pae):
                 return envelope.payload_type, envelope.payload, signer
     if not signers:
         raise RecordRejected("the record is signed with a key, and the policy names no key signer for this",
                              untrusted=True)
-    known = any(SSlibKey.from_crypto(s.key).keyid == sig.keyid for s in signers
-                for sig in envelope.signatures.values())
+    known = any(s.dsse_keyid == sig.keyid for s in signers for sig in envelope.signatures.values())
     if known:
         raise RecordRejected("the signature does not verify with the key it names: the record was altered")
     raise RecordRejected("no key the policy names for this made the signature", untrusted=True)

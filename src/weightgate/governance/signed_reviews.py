@@ -15,7 +15,7 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from weightgate.evidence.dsse import TrustedSigner, fingerprint
+from weightgate.evidence.dsse import TrustedSigner
 from weightgate.evidence.policy import EvidencePolicy
 from weightgate.evidence.reviews import Decision
 from weightgate.evidence.store import CheckedRecord, StoredRecords
@@ -137,14 +137,14 @@ def _time_then_rejection(record: CheckedRecord) -> tuple[datetime.datetime, int]
 
 
 def _signer_key(signer: TrustedSigner) -> str:
-    if signer.key is not None:
-        return "key:" + fingerprint(signer.key)
+    if signer.key_fingerprint is not None:
+        return "key:" + signer.key_fingerprint
     return f"{signer.kind}:{signer.identity.casefold()}:{signer.issuer or ''}"
 
 
 def _same_signer(a: TrustedSigner, b: TrustedSigner) -> bool:
-    if a.key is not None or b.key is not None:
-        return a.key is not None and b.key is not None and fingerprint(a.key) == fingerprint(b.key)
+    if a.key_fingerprint is not None or b.key_fingerprint is not None:
+        return a.key_fingerprint == b.key_fingerprint
     return a.kind == b.kind and a.identity.casefold() == b.identity.casefold() and a.issuer == b.issuer \
         and a.ca_file == b.ca_file
 
@@ -156,8 +156,8 @@ def _is_owner(signer: TrustedSigner, owner: str | None, everyone: Iterable[Trust
         return False
     if same_person(signer.identity, owner):
         return True
-    return signer.key is not None and any(s.key is not None and same_person(s.identity, owner)
-                                          and fingerprint(s.key) == fingerprint(signer.key) for s in everyone)
+    return signer.key_fingerprint is not None and any(
+        s.key_fingerprint == signer.key_fingerprint and same_person(s.identity, owner) for s in everyone)
 
 
 def _covers(patterns: Iterable[str], environments: frozenset[str]) -> bool:
