@@ -107,6 +107,8 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--registry", type=click.Path(path_type=Path, dir_okay=False),
               help="File-based model registry (registry.yaml) to check registry_entry fields against; overrides "
               "the policy's registry.file.")
+@click.option("--evidence", help="Approvals store (folder or mirror URI) holding signed records by artifact digest; "
+              "overrides the policy's approvals.store.")
 @click.option("--attest", "attest_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a signed decision record per artifact (in-toto statements with a SLSA verification "
               "summary, DSSE-signed, one per line); needs --attest-key.")
@@ -127,7 +129,7 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
           bom_path: Path | None, json_path: Path | None, codequality_path: Path | None, github: bool | None,
           fmt: str, offline: bool, fail_on: str | None, workers: int | None, as_of: datetime.datetime | None,
           source_root: Path, quiet: bool, registry: Path | None = None, attest_path: Path | None = None,
-          attest_key: Path | None = None,
+          attest_key: Path | None = None, evidence: str | None = None,
           reproducible: bool = False, endpoints: EndpointOptions | None = None) -> None:
     """Check deployment MANIFESTs against a policy, re-hashing every pinned file from its mirror.
 
@@ -146,7 +148,7 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
         manifest=manifest, policy=policy, mirror=mirror, offline=offline,
         fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
         today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
-        endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline),
+        endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
     )) for manifest in manifests]
     _write_reports(reports[0], sarif_path, bom_path, json_path, codequality_path)
     if attest_path is not None:

@@ -290,3 +290,35 @@ def _approvals_section(signed):
     import yaml
 
     return yaml.safe_load(signed.policy.read_text())["approvals"]
+
+
+def test_check_evidence_option_overrides_the_policy_store(signed, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    args = ["approve", str(signed.manifest), "--artifact", "v2", "--role", "security", "--key",
+            str(signed.keys["appsec"][0]), "--reviewer", "appsec@example.com", "--ticket", "SEC-1", "--store",
+            str(elsewhere)]
+    assert main(args) == 0
+    check = ["check", str(signed.manifest), "--policy", str(signed.policy), "--as-of", TODAY.isoformat(), "-q"]
+    assert main(check) == 1  # the policy's store holds nothing for this digest
+    assert main([*check, "--evidence", str(elsewhere)]) == 0
+
+
+@pytest.mark.server
+def test_a_store_served_over_https_is_read_with_the_mirror_transport(signed, nginx, test_ca):
+    """The store as a mirror URI: records read through the same HTTPS transport (CA, limits) as artifacts."""
+    import yaml
+
+    signed.approve("appsec")
+    name = f"store-{signed.digest[7:19]}"
+    data = (signed.store / store_file_name(signed.digest)).read_bytes()
+    nginx.put(f"{name}/{store_file_name(signed.digest)}", data)
+    policy = yaml.safe_load(signed.policy.read_text())
+    policy["approvals"]["store"] = f"{nginx.https_url}/{name}"
+    policy["mirrors"] = {"ca_bundle": str(test_ca.pem), "require_object_versions": False}
+    signed.policy.write_text(yaml.safe_dump(policy))
+    report = signed.check()
+    assert rule_ids(report) == []
+    assert report.governance.records["v2"].uri.startswith(nginx.https_url)
+    policy["approvals"]["store"] = f"{nginx.https_url}/{name}-missing"
+    signed.policy.write_text(yaml.safe_dump(policy))
+    assert rule_ids(signed.check()) == ["WG605"]  # an empty store: no records, so no approval
