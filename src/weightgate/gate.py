@@ -148,12 +148,14 @@ def _signed_records(store: str | None, manifest: Manifest, policy: Policy, facts
                     offline: bool, today: datetime.date) -> dict[str, StoredRecords]:
     """The signed records kept for each artifact's digest (verified, or offline the pins' digest). Offline, only a
     local store is read: a network store waits for the full run."""
-    if store is None or (offline and "://" in store):
+    if store is None:
         return {}
-    from weightgate.evidence.store import read_all
+    from weightgate.evidence.store import not_fetched, read_all
 
-    settings = settings_for(policy)
     digests = {artifact_id: bound.evidence_key for artifact_id, bound in evidence_digests(manifest, facts).items()}
+    if offline and "://" in store and not store.startswith("file://"):
+        return not_fetched(store, digests)
+    settings = settings_for(policy)
     # Certificates are judged valid on the day dates are judged (--as-of for an audit), at noon UTC.
     when = datetime.datetime.combine(today, datetime.time(12), datetime.timezone.utc)
     return read_all(store, digests, lambda location: open_mirror(location, settings), policy.evidence.all_signers,

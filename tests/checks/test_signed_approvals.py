@@ -319,6 +319,8 @@ def test_a_store_served_over_https_is_read_with_the_mirror_transport(signed, ngi
     report = signed.check()
     assert rule_ids(report) == []
     assert report.governance.records["v2"].uri.startswith(nginx.https_url)
+    assert rule_ids(signed.check(offline=True)) == []  # offline, a network store is not read, not judged empty
+    assert not signed.check(offline=True).governance.records["v2"].fetched
     policy["approvals"]["store"] = f"{nginx.https_url}/{name}-missing"
     signed.policy.write_text(yaml.safe_dump(policy))
     assert rule_ids(signed.check()) == ["WG605"]  # an empty store: no records, so no approval

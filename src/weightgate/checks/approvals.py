@@ -113,6 +113,9 @@ def required_roles(ctx: CheckContext) -> Iterator[Finding]:
         tier = tier_of(governance, artifact)
         applying = [r for r in governance.role_requirements if r.applies(environments, tier)]
         judged = judged_reviews(ctx, artifact)
+        stored = ctx.governance.records.get(artifact.id)
+        if stored is not None and not stored.fetched:
+            continue  # offline, the network store was not read: the full run judges the roles
         for role in dict.fromkeys(role for r in applying for role in r.roles):
             if judged.roles.get(role.lower()) and judged.roles[role.lower()].rejection:
                 continue  # WG639 says why
@@ -175,7 +178,7 @@ def signed_records(ctx: CheckContext) -> Iterator[Finding]:
     read fails closed; a role whose latest review is a rejection blocks."""
     for artifact in ctx.manifest.artifacts:
         stored = ctx.governance.records.get(artifact.id)
-        if stored is None:
+        if stored is None or not stored.fetched:
             continue
         where = ctx.at(artifact, "approvals") if artifact.approvals else ctx.at(artifact, "id")
         if not stored.readable:

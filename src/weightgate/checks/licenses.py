@@ -61,7 +61,8 @@ def license_policy(ctx: CheckContext) -> Iterator[Finding]:
                           f"({review.record or 'no record id'}) {review.outcome} {artifact.license.spdx}",
                           ctx.at(artifact, "license", "review"), artifact.id, evidence=evidence)
         elif verdict.needs_review and ctx.policy.evidence.require_signed:
-            if not _signed_license_review(ctx, artifact):
+            stored = ctx.governance.records.get(artifact.id)
+            if (stored is None or stored.fetched) and not _signed_license_review(ctx, artifact):
                 roles = " or ".join(ctx.policy.evidence.license_roles)
                 yield Finding(rules.LICENSE_REVIEW_MISSING, f"{artifact.id}: {', '.join(verdict.needs_review)} needs "
                               f"a signed license review of {artifact.license.spdx!r} by the {roles} role, and there "

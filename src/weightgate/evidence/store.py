@@ -53,6 +53,11 @@ class StoredRecords:
     def readable(self) -> bool:
         return self.status in (FileStatus.VERIFIED, FileStatus.MISSING)
 
+    @property
+    def fetched(self) -> bool:
+        """False for an offline run that left a network store unread: nothing can be judged from it."""
+        return self.status is not FileStatus.NOT_CHECKED
+
     def reviews(self) -> list[CheckedRecord]:
         return [r for r in self.records if r.review is not None]
 
@@ -109,6 +114,13 @@ def check_record(number: int, data: bytes, signers: Sequence[TrustedSigner], tru
     except RecordRejected as e:
         return CheckedRecord(number, reason=e.reason, untrusted=e.untrusted)
     return CheckedRecord(number, verified, review)
+
+
+def not_fetched(store: str, digests: Mapping[str, str]) -> dict[str, StoredRecords]:
+    """Offline, a network store is not read: recorded as such, never as 'no records'."""
+    return {artifact_id: StoredRecords(digest, store, FileStatus.NOT_CHECKED,
+                                       reason="offline run: the approvals store was not read")
+            for artifact_id, digest in digests.items()}
 
 
 def read_all(store: str | None, digests: Mapping[str, str], opener: MirrorOpener,
