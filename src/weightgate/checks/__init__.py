@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # `scan` imports check modules for their judging functions, w
     from weightgate.findings import Location
     from weightgate.governance.digests import BoundDigest
     from weightgate.governance.facts import GovernanceFacts
+    from weightgate.governance.signed_reviews import JudgedReviews
     from weightgate.manifest import Artifact, Manifest
     from weightgate.mirror import MirrorLocation
     from weightgate.policy import Policy
@@ -48,6 +49,13 @@ class CheckContext:
         from weightgate.governance.digests import evidence_digests
 
         return evidence_digests(self.manifest, self.facts.values())
+
+    @functools.cached_property
+    def judged_reviews(self) -> dict[str, JudgedReviews]:
+        """Per artifact with signed records, which count and why the others do not (judged once per run)."""
+        from weightgate.checks.approvals import judge_artifact_reviews
+
+        return {a.id: judge_artifact_reviews(self, a) for a in self.manifest.artifacts}
 
     def at(self, artifact: Artifact, *suffix: str | int) -> Location:
         """The manifest location of a field of an artifact."""

@@ -85,6 +85,10 @@ def valid_approvals(ctx: CheckContext, artifact: Artifact, bound: BoundDigest | 
 
 def judged_reviews(ctx: CheckContext, artifact: Artifact) -> JudgedReviews:
     """The signed review records that count for `artifact`, and the problems of the others."""
+    return ctx.judged_reviews.get(artifact.id) or JudgedReviews()
+
+
+def judge_artifact_reviews(ctx: CheckContext, artifact: Artifact) -> JudgedReviews:
     stored = ctx.governance.records.get(artifact.id)
     bound = ctx.digests.get(artifact.id)
     if stored is None or bound is None:
