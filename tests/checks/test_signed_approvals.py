@@ -324,3 +324,38 @@ def test_a_store_served_over_https_is_read_with_the_mirror_transport(signed, ngi
     policy["approvals"]["store"] = f"{nginx.https_url}/{name}-missing"
     signed.policy.write_text(yaml.safe_dump(policy))
     assert rule_ids(signed.check()) == ["WG605"]  # an empty store: no records, so no approval
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s, a: a.__setitem__(a.index("--artifact") + 1, "nope"), "declares no artifact 'nope'"),
+    (lambda s, a: a.__setitem__(a.index("--key") + 1, str(_written(s.ws.root / "bad.pem", "not a key"))),
+     "signing key"),
+    (lambda s, a: a.extend(["-o", str(s.ws.root / "r.json")]), "give one of -o FILE or --store DIR"),
+    (lambda s, a: a.extend(["--commercial-use"]), "need --license-expression"),
+])
+def _written(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_approve_refuses_bad_input_with_a_clear_message(signed, capsys, change, words):
+    args = ["approve", str(signed.manifest), "--artifact", "v2", "--role", "security", "--key",
+            str(signed.keys["appsec"][0]), "--reviewer", "a@example.com", "--store", str(signed.store)]
+    change(signed, args)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not list(signed.store.glob("*.jsonl"))
+
+
+def test_the_approval_schema_is_published_and_describes_what_approve_writes(signed, capsys):
+    import jsonschema
+
+    assert main(["schema", "approval"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    signed.approve("appsec", "--justification", "ok", "--environment", "prod*")
+    line = (signed.store / store_file_name(signed.digest)).read_text().splitlines()[0]
+    statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
+    jsonschema.validate(statement["predicate"], schema)
+    assert statement["subject"][0]["digest"]["sha256"] == signed.digest.removeprefix("sha256:")
