@@ -326,6 +326,11 @@ def test_a_store_served_over_https_is_read_with_the_mirror_transport(signed, ngi
     assert rule_ids(signed.check()) == ["WG605"]  # an empty store: no records, so no approval
 
 
+def _written(path, text):
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("change, words", [
     (lambda s, a: a.__setitem__(a.index("--artifact") + 1, "nope"), "declares no artifact 'nope'"),
     (lambda s, a: a.__setitem__(a.index("--key") + 1, str(_written(s.ws.root / "bad.pem", "not a key"))),
@@ -333,11 +338,6 @@ def test_a_store_served_over_https_is_read_with_the_mirror_transport(signed, ngi
     (lambda s, a: a.extend(["-o", str(s.ws.root / "r.json")]), "give one of -o FILE or --store DIR"),
     (lambda s, a: a.extend(["--commercial-use"]), "need --license-expression"),
 ])
-def _written(path, text):
-    path.write_text(text)
-    return path
-
-
 def test_approve_refuses_bad_input_with_a_clear_message(signed, capsys, change, words):
     args = ["approve", str(signed.manifest), "--artifact", "v2", "--role", "security", "--key",
             str(signed.keys["appsec"][0]), "--reviewer", "a@example.com", "--store", str(signed.store)]
