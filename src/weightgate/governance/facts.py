@@ -15,6 +15,7 @@ from weightgate.registry import RegistryLookups
 
 if TYPE_CHECKING:  # annotations only: reporters import this module and must stay light
     from weightgate.evidence.signatures import SignatureFacts
+    from weightgate.governance.eval_results import EvalResult
     from weightgate.governance.model_card import ModelCardFacts
 
 OFFLINE_REASON = "offline run: the evidence file was not fetched"
@@ -34,6 +35,7 @@ class EvidenceFacts:
     format: Format | None = None
     named_digest: str | None = None  # the artifact digest the evidence says it evaluated
     unbound_reason: str = ""  # why no digest could be read from it ("" when named_digest is set)
+    results: tuple[EvalResult, ...] = ()  # the suite results it reports (read in the same parse as the digest)
     reason: str = ""  # why the file was not read
 
     @property
