@@ -75,8 +75,12 @@ def result_verdicts(ctx: CheckContext) -> Iterator[Finding]:
     the evaluation's own verdict against the artifact is never overlooked."""
     for artifact in _artifacts(ctx):
         where, path = _where(ctx, artifact)
+        said: set[str] = set()  # two results repeating one suite are both malformed: say it once
         for result in eval_results_for(ctx, artifact.id):
-            yield from _result_problems(artifact, result, where, path)
+            for finding in _result_problems(artifact, result, where, path):
+                if finding.message not in said:
+                    said.add(finding.message)
+                    yield finding
 
 
 def _result_problems(artifact: Artifact, result: EvalResult, where: Location, path: str) -> Iterator[Finding]:

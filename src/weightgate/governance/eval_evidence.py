@@ -18,7 +18,6 @@ from weightgate.formats import Format
 from weightgate.governance.eval_results import (
     DIGEST_FIELD,
     DuplicateKeyError,
-    EvalResult,
     load_json,
     results_from_json,
 )
@@ -85,28 +84,28 @@ def _read(artifact_id: str, evidence: EvalEvidence, mirror: Mirror, path: str) -
         return replace(base, status=FileStatus.UNREADABLE, size=total,
                        reason=f"file changed while being read ({handle.size} bytes expected, {total} read)")
     log.info("read eval evidence %s (%d bytes)", uri, total)
-    named, unbound, results = _parse_report(partial.format, bytes(kept), uri)
-    return replace(base, status=FileStatus.VERIFIED, sha256=sha256, size=total, format=partial.format,
-                   named_digest=named, unbound_reason=unbound, results=results)
+    read = replace(base, status=FileStatus.VERIFIED, sha256=sha256, size=total, format=partial.format)
+    return _with_report(read, partial.format, bytes(kept))
 
 
-def _parse_report(fmt: Format | None, head: bytes, uri: str) -> tuple[str | None, str, tuple[EvalResult, ...]]:
-    """(the digest the evidence names, or None with the reason it names none; the results it reports), from
-    one parse. Repeated keys are refused: with them, which `passed` or digest a reader sees is up to the
-    reader."""
+def _with_report(facts: EvidenceFacts, fmt: Format | None, head: bytes) -> EvidenceFacts:
+    """The facts with what the report says, from one parse: the digest it names (or why it names none) and the
+    results it reports. Repeated keys make it malformed: with them, which `passed` or digest a reader sees is
+    up to the reader."""
     if fmt is not Format.JSON:
         kind = fmt.value if fmt else "unrecognised"
-        return None, f"the evidence is {kind}, not JSON naming `{DIGEST_FIELD}`", ()
+        return replace(facts, unbound_reason=f"the evidence is {kind}, not JSON naming `{DIGEST_FIELD}`")
     if len(head) > MAX_EVIDENCE_JSON_BYTES:
-        return None, f"the evidence is larger than {MAX_EVIDENCE_JSON_BYTES} bytes; its digest was not read", ()
+        return replace(facts, unbound_reason=f"the evidence is larger than {MAX_EVIDENCE_JSON_BYTES} bytes; its "
+                       "digest was not read")
     try:
         document = load_json(head)
     except DuplicateKeyError as e:
-        return None, f"the evidence is malformed JSON: {e}", ()
+        return replace(facts, malformed=str(e), unbound_reason=f"the evidence is malformed: {e}")
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return None, "the evidence is not valid JSON", ()
-    results = results_from_json(document, uri)
+        return replace(facts, unbound_reason="the evidence is not valid JSON")
+    results = results_from_json(document, facts.uri)
     value = document.get(DIGEST_FIELD) if isinstance(document, dict) else None
     if not isinstance(value, str):
-        return None, f"the evidence has no string `{DIGEST_FIELD}` field", results
-    return value, "", results
+        return replace(facts, unbound_reason=f"the evidence has no string `{DIGEST_FIELD}` field", results=results)
+    return replace(facts, named_digest=value, results=results)

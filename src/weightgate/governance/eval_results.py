@@ -196,7 +196,7 @@ def evidence_counts(ctx: CheckContext, artifact_id: str) -> bool:
     digest (or the policy does not ask for the digest and the report names none). Whatever stops it counting
     is reported by WG619/WG620 or the integrity rules, never by the eval-result checks."""
     facts = ctx.governance.evidence.get(artifact_id)
-    if ctx.offline or facts is None or not refs.is_sha256_hex(facts.pinned_sha256) or not facts.matches_pin:
+    if ctx.offline or facts is None or not refs.is_sha256_hex(facts.pinned_sha256) or not facts.usable:
         return False
     if facts.named_digest is None:
         return not ctx.policy.governance.eval_require_digest

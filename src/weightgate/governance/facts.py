@@ -36,6 +36,7 @@ class EvidenceFacts:
     named_digest: str | None = None  # the artifact digest the evidence says it evaluated
     unbound_reason: str = ""  # why no digest could be read from it ("" when named_digest is set)
     results: tuple[EvalResult, ...] = ()  # the suite results it reports (read in the same parse as the digest)
+    malformed: str = ""  # why the JSON cannot be read one way only (a repeated key); such evidence never counts
     reason: str = ""  # why the file was not read
 
     @property
@@ -45,6 +46,11 @@ class EvidenceFacts:
     @property
     def matches_pin(self) -> bool:
         return self.verified and self.sha256 == self.pinned_sha256.lower()
+
+    @property
+    def usable(self) -> bool:
+        """Read, the pinned bytes, and not malformed: what the evidence says may be believed (WG619 otherwise)."""
+        return self.matches_pin and not self.malformed
 
 
 def not_fetched(manifest: Manifest) -> dict[str, EvidenceFacts]:
