@@ -140,6 +140,7 @@ def test_a_bad_key_is_refused(tmp_path, capsys):
     results = _results(tmp_path, {"artifact_digest": DIGEST, "suite": "qa", "metrics": METRICS, "passed": True})
     code, out = _attest(tmp_path, key, results)
     assert code == EXIT_INPUT_ERROR and "cannot be used" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_payload_is_the_statement_in_base64(tmp_path, keys):
