@@ -457,6 +457,34 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str) -> None:
     sys.exit(EXIT_PASS if verdict.outcome is Outcome.PASSED else EXIT_FINDINGS)
 
 
+@cli.command("attest-eval")
+@click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--digest", required=True, help="The artifact digest the results evaluated (sha256:<hex>); must equal "
+              "the results' artifact_digest.")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM private key that signs the records (ECDSA, Ed25519 or RSA; an encrypted key reads its "
+              "password from WEIGHTGATE_ATTEST_KEY_PASSWORD).")
+@click.option("--suite", help="Sign only this suite's result (default: every suite in RESULTS).")
+@click.option("--artifact", "subject_name", default="artifact", show_default=True,
+              help="The artifact id to name as the statement's subject.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the signed records here (one JSON line per suite).")
+def attest_eval(results: Path, digest: str, key_path: Path, suite: str | None, subject_name: str,
+                output: Path) -> None:
+    """Sign an eval harness's RESULTS (the eval report JSON) as in-toto test-result statements about the
+    artifact DIGEST, DSSE-signed with KEY. Results that do not parse, are malformed, or name another digest are
+    refused (exit 2)."""
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_signer
+    from weightgate.evidence.eval_attestation import MAX_RESULTS_BYTES, eval_statements, signed_lines
+    from weightgate.inputfiles import read_input
+    from weightgate.outputs import write_atomic
+
+    data = read_input(results, MAX_RESULTS_BYTES, "eval results")
+    statements = eval_statements(data, digest, results.name, suite, subject_name)  # refused before the key is read
+    signer = load_signer(read_input(key_path, MAX_KEY_BYTES, "signing key"), str(key_path))
+    write_atomic(output, signed_lines(statements, signer))
+
+
 class InventoryFormat(str, enum.Enum):
     TABLE = "table"
     JSON = "json"

@@ -146,7 +146,7 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
             )
             for i, w in enumerate(data.get("waivers", ()))
         ),
-        governance=build_governance(data, base, Location(source, doc.line_of(("registry",)))),
+        governance=build_governance(data, base, Location(source, doc.line_of(("registry",))), doc.line_of),
         pickle_allow_globals=_pickle_allow_globals(data, doc, source),
         allow_http=bool(mirrors.get("allow_http", False)),
         ca_bundle=(base / mirrors["ca_bundle"]).resolve() if mirrors.get("ca_bundle") else None,

@@ -646,3 +646,27 @@ APPROVAL_BELOW_THRESHOLD = _rule(
     "counting approvals were found for this digest.",
     "Ask further reviewers the policy names for the role to sign approvals of this digest.",
 )
+# WG641-WG644: eval results judged against the policy's suites. WG643 (eval-unsigned) is reserved.
+EVAL_RESULT_FAILED = _rule(
+    "WG641", "eval-result-failed", "Eval result failed, is malformed, or misses a policy threshold", H,
+    "Evidence that an evaluation ran is not evidence that the model is good enough: the result says the suite "
+    "failed, a metric the policy bounds is missing or not a number, or a metric is below its floor or above its "
+    "ceiling. A malformed result counts as failed, never as a pass.",
+    "Fix the model (or the evaluation) and re-run the suite on this exact version; if the bound itself is "
+    "wrong, change it in the policy through its own review.",
+)
+EVAL_REGRESSION = _rule(
+    "WG642", "eval-regression", "Eval result is worse than the rollback's by more than the tolerance", H,
+    "A new version that scores worse than the version it replaces on a suite the policy tracks is a regression "
+    "even when it still meets the bounds; and without the rollback's own result for the suite there is no "
+    "baseline to show it is not.",
+    "Compare the two versions and fix the regression, or evaluate the rollback target on the suite and pin "
+    "that report as its `eval_evidence`; a tolerance change belongs in the policy's review.",
+)
+EVAL_SUITE_MISSING = _rule(
+    "WG644", "eval-suite-missing", "An eval suite the policy requires has no result", H,
+    "The policy requires this suite for the artifact's class and environment, and the evidence reports no "
+    "result for it: whatever the suite tests was not shown for this version.",
+    "Run the suite on this exact version and add its result to the eval report (`suite`, or one entry of "
+    "`results`) that `eval_evidence` pins.",
+)

@@ -29,6 +29,8 @@ def _unverified_reason(facts: EvidenceFacts | None) -> str | None:
         return f"{facts.uri}: {facts.reason or facts.status.value}"
     if not facts.matches_pin:
         return f"{facts.uri} hashes to {facts.sha256}, the manifest pins {facts.pinned_sha256}"
+    if facts.malformed:
+        return f"{facts.uri} is malformed: {facts.malformed}"
     return None
 
 

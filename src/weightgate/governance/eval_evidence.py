@@ -1,13 +1,13 @@
 """Eval evidence: the evaluation report an artifact's manifest entry points at, read from the mirror.
 
 The file is streamed once through the verify pass's `inspect_stream` (hash, size, format), and only its first
-MAX_EVIDENCE_JSON_BYTES are kept to read the `artifact_digest` it names; a larger report cannot show its digest
-and fails closed. Nothing here judges: the evidence checks turn these facts into findings.
+MAX_EVIDENCE_JSON_BYTES are kept to read the `artifact_digest` it names and the suite results it reports (one
+parse for both); a larger report cannot show its digest and fails closed. Nothing here judges: the evidence
+checks turn these facts into findings.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -15,6 +15,12 @@ from dataclasses import replace
 from weightgate.evidence.fetch import mirror_for
 from weightgate.facts import FileStatus
 from weightgate.formats import Format
+from weightgate.governance.eval_results import (
+    DIGEST_FIELD,
+    DuplicateKeyError,
+    load_json,
+    results_from_json,
+)
 from weightgate.governance.facts import EvidenceFacts
 from weightgate.manifest import Artifact, EvalEvidence, Manifest
 from weightgate.mirror import MirrorLocation, open_mirror
@@ -24,7 +30,6 @@ from weightgate.verify import inspect_stream
 log = logging.getLogger(__name__)
 
 MAX_EVIDENCE_JSON_BYTES = 4 * 1024 * 1024
-DIGEST_FIELD = "artifact_digest"
 
 
 MirrorOpener = Callable[[MirrorLocation], Mirror]
@@ -79,22 +84,28 @@ def _read(artifact_id: str, evidence: EvalEvidence, mirror: Mirror, path: str) -
         return replace(base, status=FileStatus.UNREADABLE, size=total,
                        reason=f"file changed while being read ({handle.size} bytes expected, {total} read)")
     log.info("read eval evidence %s (%d bytes)", uri, total)
-    named, unbound = _named_digest(partial.format, bytes(kept))
-    return replace(base, status=FileStatus.VERIFIED, sha256=sha256, size=total, format=partial.format,
-                 named_digest=named, unbound_reason=unbound)
+    read = replace(base, status=FileStatus.VERIFIED, sha256=sha256, size=total, format=partial.format)
+    return _with_report(read, partial.format, bytes(kept))
 
 
-def _named_digest(fmt: Format | None, head: bytes) -> tuple[str | None, str]:
-    """(the digest the evidence names, or None with the reason it names none)."""
+def _with_report(facts: EvidenceFacts, fmt: Format | None, head: bytes) -> EvidenceFacts:
+    """The facts with what the report says, from one parse: the digest it names (or why it names none) and the
+    results it reports. Repeated keys make it malformed: with them, which `passed` or digest a reader sees is
+    up to the reader."""
     if fmt is not Format.JSON:
-        return None, f"the evidence is {fmt.value if fmt else 'unrecognised'}, not JSON naming `{DIGEST_FIELD}`"
+        kind = fmt.value if fmt else "unrecognised"
+        return replace(facts, unbound_reason=f"the evidence is {kind}, not JSON naming `{DIGEST_FIELD}`")
     if len(head) > MAX_EVIDENCE_JSON_BYTES:
-        return None, f"the evidence is larger than {MAX_EVIDENCE_JSON_BYTES} bytes; its digest was not read"
+        return replace(facts, unbound_reason=f"the evidence is larger than {MAX_EVIDENCE_JSON_BYTES} bytes; its "
+                       "digest was not read")
     try:
-        document = json.loads(head.decode("utf-8-sig"))
+        document = load_json(head)
+    except DuplicateKeyError as e:
+        return replace(facts, malformed=str(e), unbound_reason=f"the evidence is malformed: {e}")
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return None, "the evidence is not valid JSON"
+        return replace(facts, unbound_reason="the evidence is not valid JSON")
+    results = results_from_json(document, facts.uri)
     value = document.get(DIGEST_FIELD) if isinstance(document, dict) else None
     if not isinstance(value, str):
-        return None, f"the evidence has no string `{DIGEST_FIELD}` field"
-    return value, ""
+        return replace(facts, unbound_reason=f"the evidence has no string `{DIGEST_FIELD}` field", results=results)
+    return replace(facts, named_digest=value, results=results)

@@ -16,6 +16,7 @@ from weightgate.registry import RegistryLookups
 if TYPE_CHECKING:  # annotations only: reporters import this module and must stay light
     from weightgate.evidence.signatures import SignatureFacts
     from weightgate.evidence.store import StoredRecords
+    from weightgate.governance.eval_results import EvalResult
     from weightgate.governance.model_card import ModelCardFacts
 
 OFFLINE_REASON = "offline run: the evidence file was not fetched"
@@ -35,6 +36,8 @@ class EvidenceFacts:
     format: Format | None = None
     named_digest: str | None = None  # the artifact digest the evidence says it evaluated
     unbound_reason: str = ""  # why no digest could be read from it ("" when named_digest is set)
+    results: tuple[EvalResult, ...] = ()  # the suite results it reports (read in the same parse as the digest)
+    malformed: str = ""  # why the JSON cannot be read one way only (a repeated key); such evidence never counts
     reason: str = ""  # why the file was not read
 
     @property
@@ -44,6 +47,11 @@ class EvidenceFacts:
     @property
     def matches_pin(self) -> bool:
         return self.verified and self.sha256 == self.pinned_sha256.lower()
+
+    @property
+    def usable(self) -> bool:
+        """Read, the pinned bytes, and not malformed: what the evidence says may be believed (WG619 otherwise)."""
+        return self.matches_pin and not self.malformed
 
 
 def not_fetched(manifest: Manifest) -> dict[str, EvidenceFacts]:

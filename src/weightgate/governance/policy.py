@@ -6,11 +6,12 @@ from __future__ import annotations
 import enum
 import fnmatch
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weightgate.errors import PolicyError
 from weightgate.findings import Location
 
 DEFAULT_TIER = 2
@@ -106,6 +107,40 @@ class LicensePolicy:
 
 
 @dataclass(frozen=True)
+class MetricBound:
+    """A threshold on one metric of an eval suite: a floor (`min`), a ceiling (`max`), or a band (both)."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """The direction a regression is judged in: a floor says higher is better, a ceiling lower; a band
+        says neither, so it is not compared with the rollback."""
+        if (self.min is None) == (self.max is None):
+            return None
+        return self.min is not None
+
+
+@dataclass(frozen=True)
+class EvalSuite:
+    """An eval suite the policy requires of artifacts of `classes` deployed to `environments` (empty: any)."""
+
+    name: str
+    classes: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()  # globs over the environments of the services deploying the artifact
+    metrics: tuple[MetricBound, ...] = ()  # each metric is required; its bound must hold
+    regression_tolerance: float | None = None  # None: not compared with the rollback's result
+    location: Location | None = None  # where the policy declares it
+
+    def applies(self, artifact_class: str, environments: frozenset[str]) -> bool:
+        if self.classes and artifact_class not in self.classes:
+            return False
+        return not self.environments or any(_glob(e, p) for e in environments for p in self.environments)
+
+
+@dataclass(frozen=True)
 class GovernancePolicy:
     default_tier: int = DEFAULT_TIER
     tiers: tuple[TierRule, ...] = ()
@@ -115,6 +150,7 @@ class GovernancePolicy:
     licenses: LicensePolicy = field(default_factory=LicensePolicy)
     eval_required_for: frozenset[str] = frozenset()
     eval_require_digest: bool = True
+    eval_suites: tuple[EvalSuite, ...] = ()
     registry_file: Path | None = None
     registry_backend: str = "file"  # or "mlflow"
     production_stages: frozenset[str] = frozenset({"production"})
@@ -135,8 +171,10 @@ def _glob(value: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
-def build_governance(data: Mapping[str, Any], base: Path, where: Location | None) -> GovernancePolicy:
-    """The governance sections of a merged, schema-valid policy document; `base` resolves relative paths."""
+def build_governance(data: Mapping[str, Any], base: Path, where: Location | None,
+                     line_of: Callable[[tuple[str | int, ...]], int] | None = None) -> GovernancePolicy:
+    """The governance sections of a merged, schema-valid policy document; `base` resolves relative paths and
+    `line_of` finds a key's line (for locations and errors)."""
     sources = data.get("sources") or {}
     approvals = data.get("approvals") or {}
     evidence = data.get("eval_evidence") or {}
@@ -153,11 +191,41 @@ def build_governance(data: Mapping[str, Any], base: Path, where: Location | None
         licenses=_licenses(data.get("licenses") or {}),
         eval_required_for=frozenset(evidence.get("required_for", ())),
         eval_require_digest=bool(evidence.get("require_artifact_digest", True)),
+        eval_suites=_eval_suites(evidence.get("suites") or (), where.path if where else "policy",
+                                 line_of or (lambda _key: 1)),
         registry_file=(base / registry_file).resolve() if registry_file else None,
         registry_backend=str(registry.get("backend", "file")),
         production_stages=frozenset(s.lower() for s in registry.get("production_stages", ("production",))),
         registry_location=where,
     )
+
+
+def _eval_suites(entries: Iterable[Mapping[str, Any]], source: str,
+                 line_of: Callable[[tuple[str | int, ...]], int]) -> tuple[EvalSuite, ...]:
+    """The policy's eval suites. A suite named twice, or a band whose floor is above its ceiling, cannot be
+    met as written: a usage error, never a silent choice."""
+    suites: list[EvalSuite] = []
+    for index, entry in enumerate(entries):
+        where = Location(source, line_of(("eval_evidence", "suites", index)))
+        name = str(entry["name"])
+        if any(s.name == name for s in suites):
+            raise PolicyError(f"{source}:{where.line}: eval_evidence.suites names suite {name!r} twice",
+                              hint="give each suite one entry (list every class and environment it applies to)")
+        bounds = tuple(MetricBound(str(metric), _number(bound.get("min")), _number(bound.get("max")))
+                       for metric, bound in (entry.get("metrics") or {}).items())
+        for bound in bounds:
+            if bound.min is not None and bound.max is not None and bound.min > bound.max:
+                raise PolicyError(f"{source}:{where.line}: eval suite {name!r} requires {bound.metric} at least "
+                                  f"{bound.min:g} and at most {bound.max:g}, which no result can meet",
+                                  hint="swap or correct the bounds")
+        tolerance = entry.get("regression_tolerance")
+        suites.append(EvalSuite(name, tuple(entry.get("classes", ())), tuple(entry.get("environments", ())),
+                                bounds, _number(tolerance), where))
+    return tuple(suites)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _licenses(section: Mapping[str, Any]) -> LicensePolicy:
