@@ -387,7 +387,7 @@ def _chain_problem(leaf: Any, intermediates: list[Any], roots: tuple[Any, ...],
 
 def _verify_sigstore(data: bytes, signers: Sequence[TrustedSigner], trust_root: Path | None
                      ) -> tuple[str, bytes, TrustedSigner]:
-    from weightgate.evidence import sigstore_records
+    from weightgate.evidence.sigstore_records import SigstoreIdentity, SigstoreRejected, verify_sigstore_dsse
 
     if not signers:
         raise RecordRejected("the record is signed with Sigstore, and the policy names no Sigstore identity for "
@@ -395,10 +395,10 @@ def _verify_sigstore(data: bytes, signers: Sequence[TrustedSigner], trust_root: 
     if trust_root is None:
         raise RecordRejected("the record is signed with Sigstore, and the policy names no trust root "
                              "(`approvals.trust_root`) to verify it offline", untrusted=True)
-    identities = [sigstore_records.SigstoreIdentity(s.identity, s.issuer or "") for s in signers]
+    identities = [SigstoreIdentity(s.identity, s.issuer or "") for s in signers]
     try:
-        payload_type, payload, matched = sigstore_records.verify_sigstore_dsse(data, identities, trust_root)
-    except sigstore_records.SigstoreRejected as e:
+        payload_type, payload, matched = verify_sigstore_dsse(data, identities, trust_root)
+    except SigstoreRejected as e:
         raise RecordRejected(e.reason, untrusted=e.untrusted) from None
     signer = next(s for s in signers if s.identity == matched.identity and s.issuer == matched.issuer)
     return payload_type, payload, signer
