@@ -359,3 +359,31 @@ def test_the_approval_schema_is_published_and_describes_what_approve_writes(sign
     statement = json.loads(base64.b64decode(json.loads(line)["payload"]))
     jsonschema.validate(statement["predicate"], schema)
     assert statement["subject"][0]["digest"]["sha256"] == signed.digest.removeprefix("sha256:")
+
+
+SIGSTORE = Path(__file__).resolve().parents[1] / "assets" / "sigstore"
+
+
+@pytest.mark.parametrize("identity, rule, words", [
+    ("stefanb@us.ibm.com", "WG637", "predicate type"),  # verified offline, but it is a model signature
+    ("someone@example.com", "WG638", "stefanb@us.ibm.com"),  # a real signature by somebody not named
+])
+def test_a_real_sigstore_bundle_goes_through_the_gate(ws, identity, rule, words):
+    """A real production Sigstore bundle (DSSE over an in-toto statement) in the store: the gate verifies it
+    offline against the policy's trusted root. It is a model-signing statement, not a review, so it never counts;
+    by an identity the policy does not name it is a signer not allowed."""
+    import shutil
+
+    import yaml
+
+    signed = Signed(ws)
+    shutil.copy(SIGSTORE / "production-trusted-root.json", ws.root / "trusted_root.json")
+    policy = yaml.safe_load(signed.policy.read_text())
+    policy["approvals"]["trust_root"] = "trusted_root.json"
+    policy["approvals"]["reviewers"]["security"]["signers"].append(
+        {"identity": identity, "issuer": "https://sigstore.verify.ibm.com/oauth2"})
+    signed.policy.write_text(yaml.safe_dump(policy))
+    signed.append((SIGSTORE / "production-dsse-rekor-v1.sigstore.json").read_bytes().replace(b"\n", b""))
+    report = signed.check()
+    assert rule_ids(report) == sorted(["WG605", rule])
+    assert words in next(f.message for f in report.active_findings if f.rule.id == rule)
