@@ -646,7 +646,7 @@ APPROVAL_BELOW_THRESHOLD = _rule(
     "counting approvals were found for this digest.",
     "Ask further reviewers the policy names for the role to sign approvals of this digest.",
 )
-# WG641-WG644: eval results judged against the policy's suites. WG643 (eval-unsigned) is reserved.
+# WG641-WG644: eval results judged against the policy's suites, signed where the policy says so.
 EVAL_RESULT_FAILED = _rule(
     "WG641", "eval-result-failed", "Eval result failed, is malformed, or misses a policy threshold", H,
     "Evidence that an evaluation ran is not evidence that the model is good enough: the result says the suite "
@@ -662,6 +662,15 @@ EVAL_REGRESSION = _rule(
     "baseline to show it is not.",
     "Compare the two versions and fix the regression, or evaluate the rollback target on the suite and pin "
     "that report as its `eval_evidence`; a tolerance change belongs in the policy's review.",
+)
+EVAL_UNSIGNED = _rule(
+    "WG643", "eval-unsigned", "No signed eval result where the policy counts only signed ones", H,
+    "The policy counts only eval results signed by an identity it names (`eval_evidence.require_signed`, "
+    "`eval_evidence.signers`): an unsigned report is a file the change's own author can write. This artifact "
+    "needs eval results and has no signed one that counts, or a signed one is by a signer the policy does not "
+    "name or for another digest.",
+    "Sign the eval harness's results with `weightgate attest-eval RESULTS.json --digest sha256:... --key KEY` as an "
+    "eval signer the policy names, and keep the record in the approvals store under the artifact's digest.",
 )
 EVAL_SUITE_MISSING = _rule(
     "WG644", "eval-suite-missing", "An eval suite the policy requires has no result", H,

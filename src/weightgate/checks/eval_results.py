@@ -15,7 +15,7 @@ from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding, Location
 from weightgate.governance.deployment import environments_of
-from weightgate.governance.eval_results import EvalResult, eval_results_for, evidence_counts
+from weightgate.governance.eval_results import EvalResult, eval_results_for, evidence_counts, signed_eval_results
 from weightgate.governance.policy import EvalSuite, MetricBound
 from weightgate.manifest import Artifact
 
@@ -49,6 +49,8 @@ def _suites_for(ctx: CheckContext, artifact: Artifact) -> list[EvalSuite]:
 def _evidence_reported(ctx: CheckContext, artifact: Artifact) -> bool:
     """The artifact has no results because another rule already says why: no evidence where the class requires
     it (WG618), or evidence that does not count (WG619, WG620, or the integrity rules for the artifact)."""
+    if signed_eval_results(ctx, artifact.id).results:
+        return False
     if artifact.eval_evidence is None:
         return artifact.artifact_class in ctx.policy.governance.eval_required_for
     return not evidence_counts(ctx, artifact.id)
@@ -205,4 +207,26 @@ def _metric_regressions(artifact: Artifact, rollback: Artifact, suite: EvalSuite
                                     ("tolerance", _number(tolerance))))
 
 
-CHECKS = (result_verdicts, suite_requirements, regressions)
+# --- WG643: signed results ---------------------------------------------------------------------------------
+
+def signed_results(ctx: CheckContext) -> Iterator[Finding]:
+    """Under `eval_evidence.require_signed`, an artifact that needs eval results needs a signed one that counts;
+    signed records by someone else, or for another digest, say why they do not count."""
+    for artifact in _artifacts(ctx):
+        stored = ctx.governance.records.get(artifact.id)
+        if stored is not None and not stored.fetched:
+            continue
+        where, path = _where(ctx, artifact)
+        signed = signed_eval_results(ctx, artifact.id)
+        for message in signed.other_signer:
+            yield Finding(rules.APPROVAL_SIGNER_NOT_ALLOWED, f"{artifact.id}: {message}", where, artifact.id)
+        for message in signed.other_digest:
+            yield Finding(rules.EVAL_EVIDENCE_DIGEST_MISMATCH, f"{artifact.id}: {message}", where, artifact.id)
+        needed = artifact.artifact_class in ctx.policy.governance.eval_required_for or _suites_for(ctx, artifact)
+        if ctx.policy.evidence.eval_require_signed and needed and not signed.results:
+            claim = f"; the unsigned report {path} is a claim" if path else ""
+            yield Finding(rules.EVAL_UNSIGNED, f"{artifact.id}: no signed eval result for this digest counts "
+                          f"(`eval_evidence.require_signed`){claim}", where, artifact.id, file_path=path)
+
+
+CHECKS = (result_verdicts, suite_requirements, regressions, signed_results)

@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from weightgate import refs, rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
+from weightgate.governance.eval_results import signed_eval_results
 from weightgate.governance.facts import EvidenceFacts
 
 
 def required_evidence(ctx: CheckContext) -> Iterator[Finding]:
     required = ctx.policy.governance.eval_required_for
     for artifact in ctx.manifest.artifacts:
-        if artifact.artifact_class in required and artifact.eval_evidence is None:
+        if artifact.artifact_class in required and artifact.eval_evidence is None \
+                and not signed_eval_results(ctx, artifact.id).results:  # signed results in the store are evidence
             yield Finding(rules.EVAL_EVIDENCE_MISSING, f"{artifact.id}: the policy requires eval evidence for a "
                           f"{artifact.artifact_class}, and `eval_evidence` is missing", ctx.at(artifact, "id"),
                           artifact.id)

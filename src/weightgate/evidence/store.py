@@ -18,11 +18,11 @@ from weightgate.evidence.dsse import RecordRejected, TrustedSigner, VerifiedStat
 from weightgate.evidence.fetch import MirrorOpener, mirror_for, read_small
 from weightgate.evidence.reviews import REVIEW_PREDICATE_TYPE, Review, review_of
 from weightgate.facts import FileStatus
+from weightgate.governance.eval_results import TEST_RESULT_PREDICATE_TYPE
 from weightgate.mirror.base import MirrorUnavailable
 
 log = logging.getLogger(__name__)
 
-TEST_RESULT_PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"
 PREDICATE_TYPES = frozenset({REVIEW_PREDICATE_TYPE, TEST_RESULT_PREDICATE_TYPE})
 MAX_STORE_FILE_BYTES = 64 * 1024 * 1024
 MAX_RECORDS_PER_DIGEST = 10_000

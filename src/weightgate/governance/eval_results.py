@@ -185,10 +185,52 @@ def _shown(value: Any) -> str:
 
 
 def eval_results_for(ctx: CheckContext, artifact_id: str) -> tuple[EvalResult, ...]:
-    """The results that count for an artifact. The one place checks get results from: for now those of its
-    eval evidence (see `evidence_counts`); signed records from an evidence store are to be added here."""
+    """The results that count for an artifact; the one place checks get results from: signed test-result
+    records from the approvals store (see `signed_eval_results`), and the results of its eval evidence (see
+    `evidence_counts`) unless the policy counts only signed results."""
+    signed = signed_eval_results(ctx, artifact_id).results
+    if ctx.policy.evidence.eval_require_signed:
+        return signed
     facts = ctx.governance.evidence.get(artifact_id)
-    return facts.results if facts is not None and evidence_counts(ctx, artifact_id) else ()
+    unsigned = facts.results if facts is not None and evidence_counts(ctx, artifact_id) else ()
+    return (*unsigned, *signed)
+
+
+@dataclass(frozen=True)
+class SignedEvals:
+    """The verified test-result records kept for an artifact's digest: those that count, and why others do not."""
+
+    results: tuple[EvalResult, ...] = ()
+    other_signer: tuple[str, ...] = ()  # messages: verified, but by a signer not in eval_evidence.signers
+    other_digest: tuple[str, ...] = ()  # messages: verified, for another artifact digest
+
+
+def signed_eval_results(ctx: CheckContext, artifact_id: str) -> SignedEvals:
+    from weightgate.governance.signed_reviews import same_signer
+
+    stored = ctx.governance.records.get(artifact_id)
+    bound = ctx.digests.get(artifact_id)
+    if stored is None or bound is None or not stored.readable:
+        return SignedEvals()
+    allowed = ctx.policy.evidence.eval_signers
+    results: list[EvalResult] = []
+    other_signer: list[str] = []
+    other_digest: list[str] = []
+    for record in stored.records:
+        verified = record.verified
+        if verified is None or verified.predicate_type != TEST_RESULT_PREDICATE_TYPE:
+            continue
+        where = f"{stored.uri} line {record.line}"
+        if not any(same_signer(verified.signer, s) for s in allowed):
+            other_signer.append(f"{where}: {verified.signer} is not allowed to sign eval results (its signers are "
+                                f"{', '.join(str(s) for s in allowed) or 'nobody'}; `eval_evidence.signers`)")
+        elif not any(bound.binds(f"sha256:{d}") for d in verified.subject_digests):
+            named = ", ".join(f"sha256:{d}" for d in sorted(verified.subject_digests)) or "no digest"
+            other_digest.append(f"{where}: the eval result by {verified.signer} is for {named}, not {bound.value}")
+        else:
+            results.append(results_from_test_result(verified.statement, f"{stored.uri}#L{record.line}",
+                                                    str(verified.signer)))
+    return SignedEvals(tuple(results), tuple(other_signer), tuple(other_digest))
 
 
 def evidence_counts(ctx: CheckContext, artifact_id: str) -> bool:

@@ -87,7 +87,7 @@ def _problem(record: CheckedRecord, digest: BoundDigest, owner: str | None, envi
         return RecordProblem(record, Problem.OTHER_DIGEST, f"the record by {signer} is for {subjects}, not "
                              f"{digest.value}")
     role = policy.role(review.role)
-    if role is None or not any(_same_signer(signer, s) for s in role.signers):
+    if role is None or not any(same_signer(signer, s) for s in role.signers):
         listed = "the policy names no reviewers for it" if role is None else \
             f"its signers are {', '.join(str(s) for s in role.signers) or 'nobody'}"
         return RecordProblem(record, Problem.UNTRUSTED, f"{signer} is not allowed to sign for the {review.role!r} "
@@ -142,7 +142,7 @@ def _signer_key(signer: TrustedSigner) -> str:
     return f"{signer.kind}:{signer.identity.casefold()}:{signer.issuer or ''}"
 
 
-def _same_signer(a: TrustedSigner, b: TrustedSigner) -> bool:
+def same_signer(a: TrustedSigner, b: TrustedSigner) -> bool:
     if a.key_fingerprint is not None or b.key_fingerprint is not None:
         return a.key_fingerprint == b.key_fingerprint
     return a.kind == b.kind and a.identity.casefold() == b.identity.casefold() and a.issuer == b.issuer \
