@@ -251,7 +251,8 @@ LICENSE_REVIEWS = {
     "support-eval-set": ("LicenseRef-example-internal", {"commercial_use": True, "redistribution": False}),
 }
 KEY_REVIEWERS = {"appsec@example.com": "keys/appsec.pub", "ml-lead@example.com": "keys/ml-lead.pub",
-                 "legal@example.com": "keys/legal.pub"}
+                 "legal@example.com": "keys/legal.pub", "eval-harness@example.com": "keys/eval-harness.pub"}
+EVAL_SIGNER = "eval-harness@example.com"  # signs each EVIDENCE report as `weightgate attest-eval` does
 CERT_REVIEWERS = ("compliance@example.com",)
 REVIEWERS_CA = "keys/reviewers-ca.pem"
 APPROVALS = "approvals"
@@ -361,6 +362,14 @@ def write_reviews() -> None:
         else:
             record = sign_statement(statement, CryptoSigner(_example_key(reviewer)))  # type: ignore[arg-type]
         records.setdefault(digest, []).append(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
+    from weightgate.evidence.eval_attestation import eval_statements
+
+    for artifact, (path, _) in EVIDENCE.items():
+        digest = digest_of(FILES[artifact])
+        for statement in eval_statements(eval_evidence(artifact), digest, Path(path).name, subject_name=artifact):
+            record = sign_statement(statement, CryptoSigner(_example_key(EVAL_SIGNER)))  # type: ignore[arg-type]
+            line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+            records.setdefault(digest.removeprefix("sha256:"), []).append(line)
     folder = HERE / APPROVALS
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.jsonl"):
