@@ -119,7 +119,8 @@ def _load(path: Path, ref: str, copy_root: Path, source: str) -> PolicyAtRef:
     repo_path = git.repo_path(path)
     commit = git.commit(ref)
     at = f"{ref} ({commit[:_SHORT]})"
-    text = git.blob_text(commit, repo_path, f"the policy {source}", at)
+    named = f"the policy {source}" + ("" if source == repo_path else f" ({repo_path})")
+    text = git.blob_text(commit, repo_path, named, at)
     document = parse_document(text, Path(f"{commit[:_SHORT]}:{repo_path}"), "policy")
     copy = copy_root / repo_path
     _write(copy, text.encode())
@@ -217,7 +218,7 @@ class _Git:
     def blob_text(self, commit: str, repo_path: str, what: str, at: str) -> str:
         rows = [r for r in self.entries(commit, repo_path) if r[4] == repo_path]
         if not rows:
-            raise PolicyError(f"{what} ({repo_path}) is not in the repository at {at}",
+            raise PolicyError(f"{what} is not in the repository at {at}",
                               hint="--policy-ref names the target branch, where the policy must already exist")
         data = self._blob(rows[0], what, at, MAX_DOCUMENT_BYTES)
         try:
