@@ -134,10 +134,13 @@ def test_the_swapped_key_is_not_used(repo):
     assert report.governance.registry.uri == f"{base}:examples/registry.yaml"  # not the temporary copy
 
 
-def test_no_edit_no_note_and_the_same_verdict(repo):
+def test_no_edit_no_note_and_the_same_verdict(repo, capsys):
     example, base = repo
     code, report = check(example, "--policy-ref", "main")
     assert code == EXIT_PASS
+    main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"), *AS_OF,
+          "--policy-ref", "main"])
+    assert f"policy {example / 'policy.yaml'} at {base[:12]}" in capsys.readouterr().out.splitlines()[0]
     assert not [f for f in report["findings"] if f["rule"] == "WG645"]
     # Near miss: the manifest beside the policy changes in every change; that is not a policy edit.
     plant_mutable_revision(example)
