@@ -212,7 +212,7 @@ def test_a_policy_missing_at_the_ref_is_an_input_error(repo, capsys):
 def test_outside_a_repository_or_without_git_is_an_input_error(example, capsys, monkeypatch):
     code = main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"),
                  "--policy-ref", "main", "-q"])
-    assert code == EXIT_INPUT_ERROR and "is not in a git repository" in capsys.readouterr().err
+    assert code == EXIT_INPUT_ERROR and "cannot find the git repository holding" in capsys.readouterr().err
     monkeypatch.setenv("PATH", str(example))  # no git here
     code = main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"),
                  "--policy-ref", "main", "-q"])

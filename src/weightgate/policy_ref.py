@@ -108,8 +108,8 @@ def _names(paths: Sequence[str]) -> str:
 
 def _check_ref(ref: str) -> None:
     """REF is handed to git as one argument; one that could read as an option or is not a name is refused."""
-    if not ref or len(ref) > MAX_REF_CHARS or ref.startswith("-") or any(c.isspace() or not c.isprintable()
-                                                                         for c in ref):
+    unprintable = any(c.isspace() or not c.isprintable() for c in ref)
+    if not ref or len(ref) > MAX_REF_CHARS or ref.startswith("-") or unprintable:
         raise PolicyError(f"--policy-ref {ref!r} is not a git revision",
                           hint="give the target branch's commit (40 or 64 hex digits) or a ref name")
 
@@ -122,7 +122,7 @@ def _load(path: Path, ref: str, copy_root: Path, source: str) -> PolicyAtRef:
     named = f"the policy {source}" + ("" if source == repo_path else f" ({repo_path})")
     text = git.blob_text(commit, repo_path, named, at)
     document = parse_document(text, Path(f"{commit[:_SHORT]}:{repo_path}"), "policy")
-    copy = copy_root / repo_path
+    copy = _inside(copy_root, repo_path)
     _write(copy, text.encode())
     base_names = _repo_paths(repo_path, trust_file_names(document.data), source, strict=True)
     for name in base_names:
@@ -182,7 +182,9 @@ class _Git:
         while not start.is_dir() and start != start.parent:
             start = start.parent  # the change may have removed the policy's whole directory
         toplevel = _run(executable, start, ["rev-parse", "--show-toplevel"],
-                        f"{path} is not in a git repository").decode().strip()
+                        f"cannot find the git repository holding {path}",
+                        hint="--policy-ref reads the policy from the git repository it is in; in a container job "
+                        "whose user does not own the checkout, allow it with safe.directory").decode().strip()
         return cls(executable, Path(toplevel))
 
     def repo_path(self, path: Path) -> str:
@@ -274,8 +276,11 @@ def _run(executable: str, cwd: Path, args: Sequence[str], failure: str, hint: st
     except OSError as e:
         raise PolicyError(f"{failure}: cannot run git ({e.strerror or e})") from e
     if result.returncode != 0:
-        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise PolicyError(failure + (f" (git: {detail[-1][:300]})" if detail else ""), hint=hint)
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        # git's first `fatal:` line says what went wrong (e.g. "detected dubious ownership"); the lines after
+        # it are advice.
+        detail = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1] if lines else "")
+        raise PolicyError(failure + (f" (git: {detail.strip()[:300]})" if detail else ""), hint=hint)
     return result.stdout
 
 
