@@ -32,6 +32,12 @@ LABEL org.opencontainers.image.title="weightgate" \
       org.opencontainers.image.documentation="https://github.com/weightgate/weightgate#readme" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.vendor="weightgate maintainers"
+# git, for `check --policy-ref`: the policy is read at the merge request's base commit from the job's clone.
+# Debian's current git for this release (security updates included), not a pinned version that would vanish.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends git \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --no-log-init --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
     weightgate
 COPY --from=build /opt/weightgate /opt/weightgate

@@ -90,6 +90,9 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.argument("manifests", metavar="MANIFEST...", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (default: built-in).")
+@click.option("--policy-ref", metavar="REF", help="Read --policy, and the keys, certificates, trust roots and "
+              "registry it names, as committed at this git revision (the target branch or the pull request's "
+              "base commit), never from the working tree; edits to them are reported (WG645).")
 @click.option("--mirror", help="Mirror base (directory or URI) for relative artifact mirrors; overrides "
               "the manifest's mirror_base.")
 @click.option("--sarif", "sarif_path", type=click.Path(path_type=Path, dir_okay=False), help="Write SARIF 2.1.0.")
@@ -129,7 +132,7 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
           bom_path: Path | None, json_path: Path | None, codequality_path: Path | None, github: bool | None,
           fmt: str, offline: bool, fail_on: str | None, workers: int | None, as_of: datetime.datetime | None,
           source_root: Path, quiet: bool, registry: Path | None = None, attest_path: Path | None = None,
-          attest_key: Path | None = None, evidence: str | None = None,
+          attest_key: Path | None = None, evidence: str | None = None, policy_ref: str | None = None,
           reproducible: bool = False, endpoints: EndpointOptions | None = None) -> None:
     """Check deployment MANIFESTs against a policy, re-hashing every pinned file from its mirror.
 
@@ -149,6 +152,7 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
         fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
         today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
         endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
+        policy_ref=policy_ref,
     )) for manifest in manifests]
     _write_reports(reports[0], sarif_path, bom_path, json_path, codequality_path)
     if attest_path is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,6 +13,7 @@ from pathlib import Path
 from weightgate import __version__
 from weightgate.checks import CheckContext, run_checks
 from weightgate.checks.approvals import approval_chain
+from weightgate.errors import PolicyError
 from weightgate.evidence.signatures import SignatureFacts, signature_facts
 from weightgate.evidence.store import StoredRecords
 from weightgate.facts import ArtifactFacts
@@ -24,6 +27,7 @@ from weightgate.mirror import MirrorLocation, locate_mirror, open_mirror
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
+from weightgate.policy_ref import PolicyAtRef, policy_at_ref, policy_edit_findings
 from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
@@ -46,10 +50,27 @@ class CheckOptions:
     registry: Path | None = None  # file-based model registry; None: the policy's `registry.file`
     progress: Progress | None = None  # how the verify pass shows progress (the CLI picks bars, lines or none)
     evidence: str | None = None  # signed-records store (folder or URI); None: the policy's approvals.store
+    # Read the policy (and the trust files it names) as committed at this git revision, never from the working
+    # tree: the change under review cannot weaken its own gate. None: the policy file as it is.
+    policy_ref: str | None = None
 
 
 def run_check(options: CheckOptions) -> Report:
-    policy = with_endpoints(load_policy(options.policy), options.endpoints)
+    with contextlib.ExitStack() as stack:
+        at_ref: PolicyAtRef | None = None
+        if options.policy_ref is None:
+            policy = load_policy(options.policy)
+        elif options.policy is None:
+            raise PolicyError("--policy-ref needs --policy: the built-in policy has no revision to read",
+                              hint="give the policy's path in the repository, e.g. --policy deploy/policy.yaml")
+        else:
+            # The copy the policy was read from must outlive the check: keys and the registry are read during it.
+            at_ref = stack.enter_context(policy_at_ref(options.policy, options.policy_ref))
+            policy = at_ref.policy
+        return _check(options, with_endpoints(policy, options.endpoints), at_ref)
+
+
+def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) -> Report:
     loaded = load_manifest(options.manifest)
     timestamp = options.timestamp or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     # The day dates are judged on comes from the clock (or --as-of), never from a fixed report timestamp
@@ -70,7 +91,7 @@ def run_check(options: CheckOptions) -> Report:
                                      options.progress)
         store = _evidence_store(policy, options)
         governance = GovernanceFacts(
-            evidence.result(), _registry_lookups(manifest, policy, options), signatures.result(),
+            evidence.result(), _registry_lookups(manifest, policy, options, at_ref), signatures.result(),
             model_card_facts(manifest, {f.artifact_id: f for f in facts}, cards, locations,
                              lambda location: open_mirror(location, settings_for(policy)), options.offline),
             _signed_records(store, manifest, policy, facts, options.offline, today), store,
@@ -79,6 +100,8 @@ def run_check(options: CheckOptions) -> Report:
                            governance)
         findings = apply_waivers(run_checks(ctx), policy, _digests(manifest, facts), today)
         approvals = {a.id: approval_chain(ctx, a) for a in manifest.artifacts}
+    if at_ref is not None:
+        findings += policy_edit_findings(at_ref)
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
@@ -162,8 +185,18 @@ def _signed_records(store: str | None, manifest: Manifest, policy: Policy, facts
                     policy.evidence.trust_root, when)
 
 
-def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions) -> RegistryLookups:
-    """Look up the manifest's registry entries (not offline: a registry may be a server)."""
+def _registry_lookups(manifest: Manifest, policy: Policy, options: CheckOptions,
+                      at_ref: PolicyAtRef | None = None) -> RegistryLookups:
+    """Look up the manifest's registry entries (not offline: a registry may be a server). A registry file read
+    at the policy ref is named `<commit>:<path>`, not by the temporary copy it was read from."""
+    lookups = _look_up_registry(manifest, policy, options)
+    if at_ref is None:
+        return lookups
+    return dataclasses.replace(lookups, uri=lookups.uri and at_ref.shown(lookups.uri),
+                               unavailable=lookups.unavailable and at_ref.shown(lookups.unavailable))
+
+
+def _look_up_registry(manifest: Manifest, policy: Policy, options: CheckOptions) -> RegistryLookups:
     path = options.registry or policy.governance.registry_file
     if options.offline:
         return RegistryLookups(offline=True)

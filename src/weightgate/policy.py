@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,27 @@ from weightgate.yamlsource import LocatedDocument, load_document, parse_document
 DEFAULT_POLICY_NAME = "<built-in default policy>"
 GOVERNANCE_SECTIONS = ("sources", "approvals", "licenses", "eval_evidence", "registry", "signatures", "model_cards",
                        "monitoring")
+# Fields that name *trust material* by a path relative to the policy file (a name or a list of names; `*` walks
+# a list). With --policy-ref these files are read at the target revision like the policy itself, never from the
+# change under review. A new such field belongs here; tests/test_policy_ref.py holds every schema field described
+# as "relative to the policy file" to this list or to LOCATION_FIELDS.
+TRUST_FILE_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("mirrors", "ca_bundle"),
+    ("registry", "file"),
+    ("signatures", "trust_root"),
+    ("signatures", "signers", "*", "keys"),
+    ("signatures", "signers", "*", "certificates"),
+    ("approvals", "trust_root"),
+    ("approvals", "reviewers", "*", "signers", "*", "key"),
+    ("approvals", "reviewers", "*", "signers", "*", "ca"),
+    ("eval_evidence", "signers", "*", "key"),
+    ("eval_evidence", "signers", "*", "ca"),
+)
+# Relative paths that are *locations* (where artifacts may live), not trust material: they always resolve
+# against the policy file's real directory, since the bytes under them are re-hashed, not trusted.
+# The approvals store is one too: its records are signed, and count only when a signer the trusted policy names
+# made them, so a record added by the change is safe to read (and is how a reviewer's approval reaches the gate).
+LOCATION_FIELDS: tuple[tuple[str, ...], ...] = (("mirrors", "approved_roots"), ("approvals", "store"))
 
 
 class FormatAction(str, enum.Enum):
@@ -92,6 +114,7 @@ class Policy:
     incidents: tuple[Incident, ...] = ()
     # Signed evidence: the approvals store and who may sign reviews (per role) and eval results.
     evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
+    revision: str | None = None  # the commit the policy was read at (--policy-ref); None: the file as it is
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
@@ -101,15 +124,23 @@ def default_policy_text() -> str:
     return resources.files("weightgate").joinpath("data/default-policy.yaml").read_text(encoding="utf-8")
 
 
-def load_policy(path: Path | None) -> Policy:
+def load_policy(path: Path | None, *, source: str | None = None, roots_base: Path | None = None,
+                revision: str | None = None) -> Policy:
+    """The policy at `path` merged over the built-in default. Relative trust files resolve beside `path`;
+    relative `mirrors.approved_roots` beside `roots_base` (default: beside `path` too). `source` is the name
+    findings and reports give the policy (default: `path`), so a policy read from a copy (--policy-ref) still
+    points at the file the team edits; `revision` records the commit that copy was read at."""
     default = parse_document(default_policy_text(), Path(DEFAULT_POLICY_NAME), "policy")
     if path is None:
         return _build(default.data, default, DEFAULT_POLICY_NAME, default_policy_text())
     user = load_document(path, "policy")
+    name = source or str(path)
     errors = schema_errors("policy", user.data)
     if errors:
-        lines = "\n".join(f"  {path}:{user.line_of(key)}: {msg}" for key, msg in errors)
-        raise PolicyError(f"policy {path} is invalid:\n{lines}", hint="`weightgate schema policy` prints the schema")
+        lines = "\n".join(f"  {name}:{user.line_of(key)}: {msg}" for key, msg in errors)
+        at = f" (at {revision[:12]})" if revision else ""
+        raise PolicyError(f"policy {name}{at} is invalid:\n{lines}",
+                          hint="`weightgate schema policy` prints the schema")
     merged = {**default.data, **user.data}
     # formats merge per format, so a policy can change one format without restating the rest.
     merged["formats"] = {**default.data["formats"], **user.data.get("formats", {})}
@@ -119,10 +150,29 @@ def load_policy(path: Path | None) -> Policy:
         merged[section] = {**default.data.get(section, {}), **user.data.get(section, {})}
     merged["licenses"]["declared"] = {**default.data.get("licenses", {}).get("declared", {}),
                                       **user.data.get("licenses", {}).get("declared", {})}
-    return _build(merged, user, str(path), user.text)  # the text already read: one read, one digest
+    # The text already read: one read, one digest.
+    return _build(merged, user, name, user.text, roots_base=roots_base, revision=revision)
 
 
-def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -> Policy:
+def trust_file_names(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The relative trust-material paths a policy document names (TRUST_FILE_FIELDS), as written. Works on a
+    document not yet validated: anything that is not a string where a name belongs is skipped."""
+    names = (name for fields in TRUST_FILE_FIELDS for name in _values_at(data, fields))
+    return tuple(dict.fromkeys(n for n in names if n and not Path(n).is_absolute()))
+
+
+def _values_at(node: Any, fields: tuple[str, ...]) -> Iterator[str]:
+    if not fields:
+        yield from (value for value in (node if isinstance(node, list) else [node]) if isinstance(value, str))
+    elif fields[0] == "*" and isinstance(node, (list, Mapping)):
+        for item in node if isinstance(node, list) else node.values():
+            yield from _values_at(item, fields[1:])
+    elif isinstance(node, Mapping) and fields[0] in node:
+        yield from _values_at(node[fields[0]], fields[1:])
+
+
+def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str, *, roots_base: Path | None = None,
+           revision: str | None = None) -> Policy:
     formats = dict(data["formats"])
     default_action = FormatAction(formats.pop("default", "prohibited"))
     mirrors = data["mirrors"]
@@ -133,7 +183,7 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
         fail_on=FailOn(data["fail_on"]),
         formats={Format(k): FormatAction(v) for k, v in formats.items()},
         default_format_action=default_action,
-        approved_roots=tuple(_resolve_root(r, base) for r in mirrors.get("approved_roots", ())),
+        approved_roots=tuple(_resolve_root(r, roots_base or base) for r in mirrors.get("approved_roots", ())),
         public_hubs=frozenset(h.lower() for h in mirrors.get("public_hubs", ())),
         require_object_versions=bool(mirrors.get("require_object_versions", True)),
         required_fields={k: tuple(v) for k, v in data.get("required_fields", {}).items()},
@@ -161,7 +211,9 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str) -
         monitoring=build_monitoring(data.get("monitoring") or {}),
         incidents=build_incidents(data.get("incidents") or (), source, doc.line_of),
         evidence=build_evidence_policy(data.get("approvals") or {}, data.get("eval_evidence") or {},
-                                       data.get("licenses") or {}, base, source, doc.line_of),
+                                       data.get("licenses") or {}, base, source, doc.line_of,
+                                       store_base=roots_base or base),
+        revision=revision,
     )
 
 

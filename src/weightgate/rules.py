@@ -679,3 +679,14 @@ EVAL_SUITE_MISSING = _rule(
     "Run the suite on this exact version and add its result to the eval report (`suite`, or one entry of "
     "`results`) that `eval_evidence` pins.",
 )
+# WG645: the gate's own trust boundary (--policy-ref).
+POLICY_EDITED_BY_CHANGE = _rule(
+    "WG645", "policy-edited-by-change", "The change edits the policy or the trust files it names", L,
+    "With `--policy-ref`, the gate judges a change by the policy as it stands on the target branch, with the "
+    "keys, certificates, trust roots and registry that policy names. The change also edits the policy (a "
+    "`fail_on`, a waiver, a rule) or one of those files: the edit is not applied to this change, since a change "
+    "must never weaken its own gate, and it takes effect only once it is reviewed and merged. This note makes "
+    "the edit visible to reviewers; it does not fail the gate by itself.",
+    "Have the policy's owners review the edit (CODEOWNERS on the policy directory). If this change needs the "
+    "edited policy to pass, merge the policy edit first in a change of its own, then re-run this one.",
+)

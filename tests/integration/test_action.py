@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
-from integration.conftest import IN_CI, copy_working_tree, require_tool
+from integration.conftest import IN_CI, copy_working_tree, git, require_tool
 from report.test_github import parse_command, parse_output_file
 
 ACTION = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
@@ -317,6 +317,11 @@ def test_offline_and_fail_on_never(runner):
     ({"offline": "yes"}, "offline must be true or false"),
     ({"upload-sarif": "1"}, "upload-sarif must be true or false"),
     ({"manifest": ""}, "the manifest input is required"),
+    ({"policy-ref": "--output=/tmp/x"}, "policy-ref must be a commit SHA or a ref name"),
+    ({"policy-ref": "main..pr"}, "policy-ref must be a commit SHA or a ref name"),
+    ({"policy-ref": "$(touch pwned)"}, "policy-ref must be a commit SHA or a ref name"),
+    ({"policy-ref": "main@{yesterday}"}, "policy-ref must be a commit SHA or a ref name"),
+    ({"policy-ref": "main", "policy": ""}, "policy-ref needs the policy input"),
 ])
 def test_invalid_inputs_stop_before_weightgate_runs(runner, inputs, message):
     run = runner.run({**EXAMPLE, **inputs})
@@ -332,6 +337,27 @@ def test_inputs_are_data_not_code(runner, workspace, manifest):
     assert run.failed and run.outputs["result"] == "error"
     assert f"cannot read manifest {manifest}" in run.stderr["Run weightgate"]
     assert not (workspace / "pwned").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_policy_ref_reads_the_policy_at_the_base_commit(runner, workspace):
+    """The workspace is a git repository; the pull request's base SHA reaches weightgate as --policy-ref, and a
+    policy the change relaxed is not the one applied."""
+    base = git(workspace, "rev-parse", "HEAD").strip()
+    policy = workspace / "examples" / "policy.yaml"
+    original = policy.read_text()
+    policy.write_text(original.replace("fail_on: error", "fail_on: never"))
+    try:
+        relaxed = runner.run({**EXAMPLE, "upload-sarif": "false"})
+        gated = runner.run({**EXAMPLE, "upload-sarif": "false", "policy-ref": base})
+    finally:
+        policy.write_text(original)
+    assert relaxed.outputs["result"] == "pass"
+    assert gated.outputs["result"] == "fail" and gated.failed
+    notes = [props for command, props, _ in gated.annotations if props.get("title", "").startswith("WG645")]
+    assert len(notes) == 1 and notes[0]["file"] == "examples/policy.yaml"
+    assert f"at `{base[:12]}`" in gated.summary
 
 
 # --- the linters -------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.conftest import BASE_IMAGE, commit_all, copy_working_tree, git_env, require_tool
+from integration.conftest import BASE_IMAGE, commit_all, copy_working_tree, git, git_env, require_tool
 from weightgate.report.sarif import FINGERPRINT_KEY
 
 JOB = "weightgate"
@@ -67,6 +67,27 @@ def test_pipeline_in_a_shell_fails_and_publishes_both_reports(project):
     commit_all(project, "a later commit")  # a new run, a new pipeline: the same findings keep their identity
     result, artifacts = gitlab_ci_local(project, "--force-shell-executor")
     assert assert_same_findings(reports_of(artifacts)) == first
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_merge_request_pipeline_applies_the_policy_of_the_base_commit(tmp_path_factory):
+    """The merge request relaxes the policy; the job reads it at CI_MERGE_REQUEST_DIFF_BASE_SHA, still fails on
+    the planted problems, and notes the edit (WG645) in the Code Quality report."""
+    project = copy_working_tree(tmp_path_factory.mktemp("gitlab-mr") / "project")
+    base = git(project, "rev-parse", "HEAD").strip()
+    policy = project / "examples" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("fail_on: error", "fail_on: never"))
+    commit_all(project, "relax the gate")
+    relaxed, _ = gitlab_ci_local(project, "--force-shell-executor")
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    result, artifacts = gitlab_ci_local(project, "--force-shell-executor", "--variable",
+                                        f"CI_MERGE_REQUEST_DIFF_BASE_SHA={base}")
+    assert result.returncode == 1, result.stdout + result.stderr
+    quality = reports_of(artifacts)["gl-code-quality-report.json"]
+    notes = [i for i in quality if i["check_name"].startswith("WG645")]
+    assert len(notes) == 1 and notes[0]["location"]["path"] == "examples/policy.yaml"
+    assert base[:12] in notes[0]["description"]
 
 
 @pytest.mark.container

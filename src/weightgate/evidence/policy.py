@@ -202,7 +202,8 @@ class EvidencePolicy:
 
 
 def build_evidence_policy(approvals: Mapping[str, Any], evals: Mapping[str, Any], licenses: Mapping[str, Any],
-                          base: Path, source: str, line_of: LineOf) -> EvidencePolicy:
+                          base: Path, source: str, line_of: LineOf, store_base: Path | None = None) -> EvidencePolicy:
+    """`base` resolves trust files (keys, CAs, trust roots); `store_base` the store, a location (default: `base`)."""
     trust_root = _policy_file(approvals.get("trust_root"), base, source, line_of(("approvals", "trust_root")))
     reviewers = {role.lower(): _reviewer_role(role, spec, base, source, line_of)
                  for role, spec in (approvals.get("reviewers") or {}).items()}
@@ -211,7 +212,7 @@ def build_evidence_policy(approvals: Mapping[str, Any], evals: Mapping[str, Any]
     store = approvals.get("store")
     return EvidencePolicy(
         require_signed=bool(approvals.get("require_signed", False)),
-        store=_store_location(store, base) if store else None,
+        store=_store_location(store, store_base or base) if store else None,
         trust_root=trust_root, reviewers=reviewers, eval_signers=eval_signers,
         eval_require_signed=bool(evals.get("require_signed", False)),
         license_roles=tuple(licenses.get("review_roles", ("legal",))),

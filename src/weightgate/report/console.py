@@ -42,7 +42,8 @@ class ConsoleReporter:
     def _header(self, report: Report) -> str:
         target = report.relative(str(report.manifest.path)) if report.manifest else "scan"
         mode = " (offline: no artifact bytes read)" if report.offline else ""
-        return self._style(f"weightgate {report.tool_version} · {target} · policy {report.policy.source}{mode}",
+        at = f" at {report.policy.revision[:12]}" if report.policy.revision else ""  # --policy-ref
+        return self._style(f"weightgate {report.tool_version} · {target} · policy {report.policy.source}{at}{mode}",
                            bold=True)
 
     def _artifact_line(self, report: Report, artifact_id: str) -> str:

@@ -84,6 +84,11 @@ def _target(report: Report) -> str:
     return report.relative(str(report.manifest.path)) if report.manifest else "scan"
 
 
+def _revision(report: Report) -> str:
+    """Where the policy was read (--policy-ref): a commit's hex name, safe in Markdown as it is."""
+    return f" at `{report.policy.revision[:12]}`" if report.policy.revision else ""
+
+
 def _verdict(report: Report) -> list[str]:
     verdict = "fail" if report.failed else "pass"
     counts = severity_counts(report.active_findings)
@@ -94,7 +99,7 @@ def _verdict(report: Report) -> list[str]:
     return [
         f"## {_ICONS[verdict]} weightgate: {verdict.upper()} · {markdown_text(_target(report))}",
         "",
-        f"Policy {markdown_text(report.policy.source)} · fail on {report.fail_on.value}{mode} · "
+        f"Policy {markdown_text(report.policy.source)}{_revision(report)} · fail on {report.fail_on.value}{mode} · "
         f"weightgate {markdown_text(report.tool_version)}",
         "",
         "| critical | high | medium | low | waived |",
