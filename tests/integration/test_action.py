@@ -306,8 +306,12 @@ def test_offline_and_fail_on_never(runner):
     assert "offline: no artifact bytes read" in offline.summary
     assert any(props["title"].startswith("WG201") for _, props, _ in offline.annotations)
     never = runner.run({**EXAMPLE, "fail-on": "never", "upload-sarif": "false"})
-    assert never.outputs["result"] == "pass" and not never.failed
-    assert "weightgate: pass" in never.stdout["Apply the gate's verdict"]
+    # Report-only: the job passes, but nothing says the example's critical findings pass.
+    assert never.outputs["result"] == "fail" and never.outputs["enforced"] == "false" and not never.failed
+    assert "## 📋 weightgate: REPORT-ONLY" in never.summary
+    verdict = never.stdout["Apply the gate's verdict"]
+    assert "report-only (fail-on never, not enforced): the findings come to fail" in verdict
+    assert "weightgate: pass" not in verdict
 
 
 @pytest.mark.integration
