@@ -67,7 +67,7 @@ def test_every_input_is_declared_and_used():
     used = set(re.findall(r"inputs\.([\w-]+)", text))
     assert used == set(ACTION["inputs"]), "inputs used and inputs declared differ"
     assert ACTION["inputs"]["manifest"]["required"] is True
-    assert {"result", "findings", "sarif-file", "bom-file"} == set(ACTION["outputs"])
+    assert {"result", "enforced", "findings", "sarif-file", "bom-file"} == set(ACTION["outputs"])
 
 
 def test_workflows_grant_least_privilege():
