@@ -13,7 +13,7 @@ from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.statement import Statement
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
-from securesystemslib.signer import SSlibKey
+from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from conftest import safetensors_bytes
 from weightgate.cli import main
@@ -51,7 +51,7 @@ def run(ws):
     assert code == EXIT_FINDINGS
     envelopes = [json.loads(line) for line in out.read_text().splitlines()]
     return {"good": _digest(good), "bad": _digest(bad), "swapped": _digest(swapped), "out": out,
-            "public": public, "envelopes": envelopes, "ws": ws}
+            "private": private, "public": public, "envelopes": envelopes, "ws": ws}
 
 
 def _statements(envelopes):
@@ -139,3 +139,119 @@ def test_attest_usage_errors(ws, extra):
     assert main(["check", str(manifest), *options, *extra, "-q"]) == EXIT_INPUT_ERROR
     assert main(["check", str(manifest), "--attest", str(ws.root / "d.jsonl"), "--attest-key",
                  str(ws.root / "manifest.yaml"), "-q"]) == EXIT_INPUT_ERROR  # not a key
+
+
+# --- fail_on never does not make a decision -----------------------------------------------------------------
+
+MALICIOUS_PICKLE = b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03."  # os.system("id")
+
+
+def test_fail_on_never_still_records_failed_for_critical_findings(ws, capsys):
+    private, public = _key_pair(ws.root)
+    good, evil = ws.artifact("good"), ws.artifact("evil", files={"model.pkl": MALICIOUS_PICKLE})
+    out = ws.root / "d.jsonl"
+    assert main(["check", str(ws.write_manifest([good, evil])), "--fail-on", "never", "--attest", str(out),
+                 "--attest-key", str(private), "-q", *AS_OF]) == EXIT_PASS  # report-only: the run exits 0
+    predicates = {name: json.loads(base64.b64decode(e["payload"]))["predicate"]
+                  for name, e in _statements([json.loads(line) for line in out.read_text().splitlines()]).items()}
+    record = predicates["evil"]
+    assert record["verificationResult"] == "FAILED" and record["weightgate"]["failOn"] == "never"
+    assert record["weightgate"]["failedRules"] == ["WG401", "WG502"]  # prohibited format, os.system
+    assert predicates["good"]["verificationResult"] == "PASSED"
+    args = ["verify-attestation", str(out), "--key", str(public), "--digest"]
+    assert main([*args, _digest(evil)]) == EXIT_FINDINGS
+    assert capsys.readouterr().out.startswith("failed:")
+    assert main([*args, _digest(good)]) == EXIT_PASS
+    assert capsys.readouterr().out.startswith("passed:")
+
+
+def test_fail_on_warning_does_not_fail_a_record_for_a_medium_finding(ws):
+    """The near miss: records fail at critical/high whatever fail_on says, so a medium finding that fails a
+    `fail_on: warning` run still leaves a PASSED record."""
+    private, public = _key_pair(ws.root)
+    stale = ws.artifact("stale", last_validated="2025-01-01")  # WG609, medium
+    out = ws.root / "d.jsonl"
+    assert main(["check", str(ws.write_manifest([stale])), "--fail-on", "warning", "--attest", str(out),
+                 "--attest-key", str(private), "-q", *AS_OF]) == EXIT_FINDINGS
+    predicate = json.loads(base64.b64decode(json.loads(out.read_text())["payload"]))["predicate"]
+    assert predicate["verificationResult"] == "PASSED" and predicate["weightgate"]["failOn"] == "warning"
+    assert main(["verify-attestation", str(out), "--key", str(public), "--digest", _digest(stale)]) == EXIT_PASS
+
+
+# --- which policy a record was made under -------------------------------------------------------------------
+
+def _policy_digest(run):
+    payload = json.loads(base64.b64decode(_statements(run["envelopes"])["good"]["payload"]))
+    return "sha256:" + payload["predicate"]["policy"]["digest"]["sha256"]
+
+
+def test_policy_digest_accepts_the_policy_the_record_was_made_under(run, capsys):
+    args = ["verify-attestation", str(run["out"]), "--key", str(run["public"]), "--digest", run["good"]]
+    other = "sha256:" + "0" * 64
+    assert main([*args, "--policy-digest", _policy_digest(run)]) == EXIT_PASS
+    upper = "sha256:" + _policy_digest(run).removeprefix("sha256:").upper()
+    assert main([*args, "--policy-digest", other, "--policy-digest", upper]) == EXIT_PASS
+    capsys.readouterr()
+    assert main([*args, "--policy-digest", other]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert out.startswith("other-policy:") and f"with digest {_policy_digest(run)}, which is not" in out
+    assert f"(accepted: {other})" in out
+
+
+def test_policy_digest_never_turns_a_failed_record_into_a_pass(run, capsys):
+    args = ["verify-attestation", str(run["out"]), "--key", str(run["public"]), "--digest", run["bad"]]
+    assert main([*args, "--policy-digest", _policy_digest(run)]) == EXIT_FINDINGS
+    assert capsys.readouterr().out.startswith("failed:")
+
+
+@pytest.mark.parametrize("value", ["sha256:abc", "md5:" + "0" * 32, "0" * 64 + "x", ""])
+def test_invalid_policy_digest_is_a_usage_error(run, capsys, value):
+    assert main(["verify-attestation", str(run["out"]), "--key", str(run["public"]), "--digest", run["good"],
+                 "--policy-digest", value]) == EXIT_INPUT_ERROR
+    assert "--policy-digest takes sha256:<64 hex digits>" in capsys.readouterr().err
+
+
+# --- which record is the latest -----------------------------------------------------------------------------
+
+def _resigned(run, changes):
+    """The good artifact's record with predicate fields changed, signed again with the gate's key."""
+    document = json.loads(base64.b64decode(_statements(run["envelopes"])["good"]["payload"]))
+    document["predicate"].update(changes)
+    signer = CryptoSigner(serialization.load_pem_private_key(run["private"].read_bytes(), None))
+    envelope = Envelope(payload=json.dumps(document).encode(), payload_type="application/vnd.in-toto+json",
+                        signatures={})
+    envelope.sign(signer)
+    return json.dumps(envelope.to_dict())
+
+
+def _verify(run, records):
+    run["out"].write_text("".join(line + "\n" for line in records))
+    return main(["verify-attestation", str(run["out"]), "--key", str(run["public"]), "--digest", run["good"]])
+
+
+def _record(run, result, time):
+    return _resigned(run, {"verificationResult": result, "timeVerified": time})
+
+
+def test_latest_record_is_found_by_time_not_by_text(run):
+    # 11:00+01:00 is 10:00Z, before the FAILED record at 10:30Z, though it sorts after it as text.
+    assert _verify(run, [_record(run, "FAILED", "2026-11-26T10:30:00Z"),
+                         _record(run, "PASSED", "2026-11-26T11:00:00+01:00")]) == EXIT_FINDINGS
+    assert _verify(run, [_record(run, "FAILED", "2026-11-26T09:30:00Z"),
+                         _record(run, "PASSED", "2026-11-26T11:00:00+01:00")]) == EXIT_PASS
+
+
+@pytest.mark.parametrize("time", ["tomorrow", "2026-11-26", "2026-11-26T25:00:00Z", "2026-11-26T10:00:00", 7, None])
+def test_a_record_with_a_malformed_time_is_rejected_not_compared(run, capsys, time):
+    assert _verify(run, [_record(run, "FAILED", "2026-11-26T10:00:00Z"), _record(run, "PASSED", time)]) \
+        == EXIT_FINDINGS
+    assert "line 2: timeVerified" in capsys.readouterr().err
+    assert _verify(run, [_record(run, "PASSED", time)]) == EXIT_FINDINGS  # no record left to judge by
+
+
+@pytest.mark.parametrize("order", [("PASSED", "FAILED"), ("FAILED", "PASSED")])
+def test_failed_wins_a_tie_at_the_latest_time(run, capsys, order):
+    same = "2026-11-26T10:00:00Z"
+    assert _verify(run, [_record(run, "PASSED", "2026-11-25T10:00:00Z"),
+                         *(_record(run, result, same) for result in order)]) == EXIT_FINDINGS
+    assert capsys.readouterr().out.startswith("failed:")

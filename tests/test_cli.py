@@ -30,6 +30,28 @@ def test_findings_exit_1_and_fail_on_never_exits_0(ws, capsys):
     assert main(["check", str(path), "--as-of", "2026-11-26", "--fail-on", "never"]) == EXIT_PASS
 
 
+@pytest.mark.parametrize("how", ["option", "policy"])
+def test_fail_on_never_is_report_only_never_pass(ws, capsys, tmp_path, how):
+    """Exit 0 under `never`, but no output calls a run with high findings a pass."""
+    path = ws.write_manifest([ws.artifact("a", files={"m.pkl": b"\x80\x04K\x01."})])
+    never = ["--fail-on", "never"] if how == "option" else ["--policy", str(ws.write_policy(fail_on="never"))]
+    report = tmp_path / "r.json"
+    assert main(["check", str(path), "--as-of", "2026-11-26", "--json", str(report), *never]) == EXIT_PASS
+    verdict = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert verdict.startswith("REPORT-ONLY: ") and "PASS" not in verdict and "(not enforced)" in verdict
+    doc = json.loads(report.read_text())
+    assert (doc["verdict"], doc["enforced"], doc["fail_on"]) == ("fail", False, "never")
+
+
+def test_fail_on_never_without_error_findings_is_still_not_a_pass(clean_manifest, capsys, tmp_path):
+    report = tmp_path / "r.json"
+    assert main(["check", str(clean_manifest), "--as-of", "2026-11-26", "--fail-on", "never", "--json",
+                 str(report)]) == EXIT_PASS
+    verdict = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert verdict.startswith("REPORT-ONLY: 0 critical, 0 high") and "nothing at error level" in verdict
+    assert (json.loads(report.read_text())["verdict"], json.loads(report.read_text())["enforced"]) == ("pass", False)
+
+
 def test_offline_reads_no_artifact_bytes(ws):
     art = ws.artifact("a")
     (ws.mirror / "a" / "model.safetensors").write_bytes(safetensors_bytes(8))  # tampered, but not read
@@ -46,6 +68,7 @@ def test_outputs_are_written_even_without_findings(clean_manifest, tmp_path):
     assert json.loads(sarif.read_text())["runs"][0]["results"] == []
     assert json.loads(bom.read_text())["components"]
     assert json.loads(report.read_text())["verdict"] == "pass"
+    assert json.loads(report.read_text())["enforced"] is True
 
 
 def test_json_format_on_stdout(clean_manifest, capsys):

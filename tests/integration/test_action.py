@@ -67,7 +67,7 @@ def test_every_input_is_declared_and_used():
     used = set(re.findall(r"inputs\.([\w-]+)", text))
     assert used == set(ACTION["inputs"]), "inputs used and inputs declared differ"
     assert ACTION["inputs"]["manifest"]["required"] is True
-    assert {"result", "findings", "sarif-file", "bom-file"} == set(ACTION["outputs"])
+    assert {"result", "enforced", "findings", "sarif-file", "bom-file"} == set(ACTION["outputs"])
 
 
 def test_workflows_grant_least_privilege():
@@ -306,8 +306,12 @@ def test_offline_and_fail_on_never(runner):
     assert "offline: no artifact bytes read" in offline.summary
     assert any(props["title"].startswith("WG201") for _, props, _ in offline.annotations)
     never = runner.run({**EXAMPLE, "fail-on": "never", "upload-sarif": "false"})
-    assert never.outputs["result"] == "pass" and not never.failed
-    assert "weightgate: pass" in never.stdout["Apply the gate's verdict"]
+    # Report-only: the job passes, but nothing says the example's critical findings pass.
+    assert never.outputs["result"] == "fail" and never.outputs["enforced"] == "false" and not never.failed
+    assert "## 📋 weightgate: REPORT-ONLY" in never.summary
+    verdict = never.stdout["Apply the gate's verdict"]
+    assert "report-only (fail-on never, not enforced): the findings come to fail" in verdict
+    assert "weightgate: pass" not in verdict
 
 
 @pytest.mark.integration

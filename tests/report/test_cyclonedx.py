@@ -84,6 +84,7 @@ def test_metadata(report):
         "weightgate:policy": report.policy.source,
         "weightgate:policy-sha256": report.policy.sha256,
         "weightgate:verdict": "fail",
+        "weightgate:enforced": "true",
         "weightgate:offline": "false",
     }
     assert meta["component"]["name"] == "support-assistant"

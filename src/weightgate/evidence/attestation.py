@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from weightgate import __version__, refs
+from weightgate import __version__
 from weightgate.errors import InputFileError
 from weightgate.evidence.dsse import STATEMENT_TYPE, RecordRejected, TrustedSigner, sign_statement, verify_record
 from weightgate.findings import Waiver
@@ -34,6 +35,8 @@ PASSED_LEVEL = "WEIGHTGATE_INTAKE_PASSED"
 FAILED_LEVEL = "FAILED"
 EXTENSION = "weightgate"  # where the predicate carries what VSA has no field for (failed rules, waivers)
 MAX_ATTESTATION_BYTES = 64 * 1024 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})")
 
 
 class Result(str, enum.Enum):
@@ -56,13 +59,16 @@ class Decision:
 
 def decisions(report: Report) -> list[Decision]:
     """One decision per artifact with a digest. An artifact passes only when its bytes were read and match its
-    pins, and no unwaived finding at or above the fail level names it or the deployment as a whole (a
-    manifest-wide problem, such as an expired waiver or an unmonitored service, fails every record)."""
+    pins, and no unwaived critical or high finding names it or the deployment as a whole (a manifest-wide
+    problem, such as an expired waiver or an unmonitored service, fails every record).
+
+    fail_on plays no part: it decides whether this run's exit code blocks, while a record is read later by a
+    deploy step that cannot see it, so `fail_on: never` must not sign PASSED for a critical finding."""
     manifest = report.manifest
     if manifest is None:
         return []
     bound = evidence_digests(manifest, report.facts)
-    failing = [f for f in report.active_findings if report.fail_on.fails(f.level)]
+    failing = report.error_findings
     global_failures = {f.rule.id for f in failing if not f.artifact_id}
     result = []
     for artifact in dict.fromkeys(a.id for a in manifest.artifacts):
@@ -142,8 +148,9 @@ def attestation_lines(report: Report, signer: Any) -> str:
 # --- verifying ---------------------------------------------------------------------------------------------
 
 class Outcome(str, enum.Enum):
-    PASSED = "passed"  # a record for the digest verifies and says PASSED (the latest such record)
-    FAILED = "failed"  # the latest verified record for the digest says FAILED
+    PASSED = "passed"  # the latest verified record for the digest says PASSED (under an accepted policy)
+    FAILED = "failed"  # a latest verified record for the digest says FAILED (it wins a tie)
+    OTHER_POLICY = "other-policy"  # the latest verified record PASSED under a policy digest not accepted
     ABSENT = "absent"  # no record for the digest verifies with the key
 
 
@@ -155,32 +162,84 @@ class Verdict:
     rejected: tuple[str, ...] = ()  # why envelopes were not believed (bad signature, malformed, ...)
 
 
-def verify_attestations(text: str, key: TrustedSigner, digest: str) -> Verdict:
-    """Judge `digest` by the records in `text` whose signatures verify with `key`."""
-    if not refs.is_sha256_hex(digest.removeprefix("sha256:")):
-        raise InputFileError(f"{digest!r} is not an artifact digest", hint="--digest takes sha256:<64 hex digits>")
-    wanted = digest.removeprefix("sha256:")
+def verify_attestations(text: str, key: TrustedSigner, digest: str, policy_digests: Collection[str] = ()) -> Verdict:
+    """Judge `digest` by the records in `text` whose signatures verify with `key`. The latest record decides
+    (a FAILED one wins a tie); with `policy_digests`, a PASSED record counts only if made under one of them."""
+    wanted = _sha256_argument(digest, "--digest", "an artifact digest")
+    accepted = [f"sha256:{_sha256_argument(d, '--policy-digest', 'a policy digest')}" for d in policy_digests]
     rejected: list[str] = []
-    matching: list[dict[str, Any]] = []
+    matching: list[tuple[datetime.datetime, dict[str, Any]]] = []
     for number, line in _lines(text):
         try:
             document = _verified_statement(line, key)
+            if any((s.get("digest") or {}).get("sha256") == wanted for s in document["subject"]):
+                matching.append((_time_verified(document["predicate"]), document))
         except _NotBelieved as e:
             rejected.append(f"line {number}: {e}")
-            continue
-        if any((s.get("digest") or {}).get("sha256") == wanted for s in document["subject"]):
-            matching.append(document)
     if not matching:
         return Verdict(Outcome.ABSENT, f"no record for {digest} verifies with the key", None, tuple(rejected))
-    latest = max(matching, key=lambda d: str(d["predicate"].get("timeVerified", "")))
-    result = latest["predicate"].get("verificationResult")
-    predicate = latest["predicate"]
-    failed = ", ".join((predicate.get(EXTENSION) or {}).get("failedRules") or []) or "none listed"
-    if result == Result.PASSED.value:
-        return Verdict(Outcome.PASSED, f"{digest} PASSED at {predicate.get('timeVerified')} under policy "
-                       f"{predicate.get('policy', {}).get('uri')}", latest, tuple(rejected))
-    return Verdict(Outcome.FAILED, f"{digest} {result} at {predicate.get('timeVerified')} (failed rules: {failed})",
-                   latest, tuple(rejected))
+    latest_time = max(time for time, _ in matching)
+    latest = [document for time, document in matching if time == latest_time]
+    failed = [d for d in latest if d["predicate"].get("verificationResult") != Result.PASSED.value]
+    if failed:
+        return _failed(digest, failed[0], tuple(rejected))
+    passed = [d for d in latest if not accepted or _policy_sha256(d["predicate"]) in accepted]
+    if not passed:
+        return _other_policy(digest, latest[0], accepted, tuple(rejected))
+    predicate = passed[0]["predicate"]
+    return Verdict(Outcome.PASSED, f"{digest} PASSED at {predicate.get('timeVerified')} under policy "
+                   f"{_policy_field(predicate, 'uri')} ({_policy_sha256(predicate)})", passed[0],
+                   tuple(rejected))
+
+
+def _failed(digest: str, document: dict[str, Any], rejected: tuple[str, ...]) -> Verdict:
+    predicate = document["predicate"]
+    rules = (predicate.get(EXTENSION) or {}).get("failedRules") or []
+    failed = ", ".join(str(r) for r in rules) if isinstance(rules, list) else ""
+    return Verdict(Outcome.FAILED, f"{digest} {predicate.get('verificationResult')} at "
+                   f"{predicate.get('timeVerified')} (failed rules: {failed or 'none listed'})", document, rejected)
+
+
+def _other_policy(digest: str, document: dict[str, Any], accepted: list[str], rejected: tuple[str, ...]) -> Verdict:
+    predicate = document["predicate"]
+    return Verdict(Outcome.OTHER_POLICY, f"{digest} PASSED at {predicate.get('timeVerified')} under policy "
+                   f"{_policy_field(predicate, 'uri')} with digest {_policy_sha256(predicate)}, which is not "
+                   f"an accepted policy (accepted: {', '.join(accepted)})", document, rejected)
+
+
+def _sha256_argument(value: str, option: str, what: str) -> str:
+    """The hex of a `sha256:<hex>` (or bare hex) command-line argument, in lower case as records write it."""
+    hex_digest = value.removeprefix("sha256:").lower()
+    if not _HEX64.fullmatch(hex_digest):
+        raise InputFileError(f"{value!r} is not {what}", hint=f"{option} takes sha256:<64 hex digits>")
+    return hex_digest
+
+
+def _policy_field(predicate: dict[str, Any], name: str) -> Any:
+    policy = predicate.get("policy")
+    return policy.get(name) if isinstance(policy, dict) else None
+
+
+def _policy_sha256(predicate: dict[str, Any]) -> str | None:
+    digest = _policy_field(predicate, "digest")
+    value = digest.get("sha256") if isinstance(digest, dict) else None
+    return f"sha256:{value}" if isinstance(value, str) else None
+
+
+def _time_verified(predicate: dict[str, Any]) -> datetime.datetime:
+    """`timeVerified` as an aware time, so records written with different offsets compare by the instant."""
+    value = predicate.get("timeVerified")
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    problem = _NotBelieved(f"timeVerified {value!r} is not an RFC 3339 date-time with a time zone")
+    if match is None:
+        raise problem
+    seconds, fraction, zone = match.groups()
+    # Python 3.10's fromisoformat takes 3 or 6 fraction digits and no "Z".
+    normalised = seconds + (f".{fraction[:6].ljust(6, '0')}" if fraction else "") + ("+00:00" if zone == "Z" else zone)
+    try:
+        return datetime.datetime.fromisoformat(normalised)
+    except ValueError:
+        raise problem from None
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:

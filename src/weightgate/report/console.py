@@ -7,10 +7,12 @@ from collections import defaultdict
 import click
 
 from weightgate.findings import Finding
-from weightgate.report.interface import Report
+from weightgate.report.interface import Report, Verdict
 from weightgate.rules import Severity
 
 _COLORS = {Severity.CRITICAL: "magenta", Severity.HIGH: "red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+_VERDICT_STYLES = {Verdict.PASS: ("PASS", "green"), Verdict.FAIL: ("FAIL", "red"),
+                   Verdict.REPORT_ONLY: ("REPORT-ONLY", "yellow")}
 
 
 class ConsoleReporter:
@@ -80,10 +82,10 @@ class ConsoleReporter:
         waived = len(report.findings) - len(report.active_findings)
         files = sum(len(a.files) for a in report.facts) + len(report.scanned)
         verified = sum(f.matches_pin for a in report.facts for f in a.files) + sum(f.verified for f in report.scanned)
-        verdict = self._style("FAIL", fg="red", bold=True) if report.failed else self._style("PASS", fg="green",
-                                                                                             bold=True)
-        return (f"{verdict}: {summary}" + (f" ({waived} waived)" if waived else "")
-                + f" · {verified}/{files} files verified · fail-on: {report.fail_on.value}")
+        label, color = _VERDICT_STYLES[report.verdict]
+        return (f"{self._style(label, fg=color, bold=True)}: {summary}" + (f" ({waived} waived)" if waived else "")
+                + f" · {verified}/{files} files verified · fail-on: {report.fail_on.value}"
+                + report.enforcement_note)
 
 
 def _scanned_state(report: Report, path: str) -> str:

@@ -79,7 +79,8 @@ def _run_properties(report: Report) -> list[Property]:
     return _properties({
         "policy": report.policy.source,
         "policy-sha256": report.policy.sha256,
-        "verdict": "fail" if report.failed else "pass",
+        "verdict": report.judgement.value,
+        "enforced": str(report.enforced).lower(),
         "offline": str(report.offline).lower(),
     })
 

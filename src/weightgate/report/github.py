@@ -23,7 +23,7 @@ from pathlib import Path
 
 from weightgate.errors import OutputError
 from weightgate.findings import Finding
-from weightgate.report.interface import Report
+from weightgate.report.interface import Report, Verdict
 from weightgate.rules import Level, Severity
 
 # GitHub refuses a step summary over 1 MiB; stop adding findings well before that and say how many were left.
@@ -33,7 +33,7 @@ MAX_ANNOTATIONS = 50
 DIGEST_SHORT = 19  # "sha256:" + 12 hex, as the console report shows it
 
 _COMMANDS = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
-_ICONS = {"fail": "❌", "warn": "⚠️", "pass": "✅"}
+_ICONS = {"fail": "❌", "warn": "⚠️", "pass": "✅", "report-only": "📋"}
 _OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # ASCII punctuation CommonMark lets a backslash escape: escaping all of it keeps manifest text literal.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -90,7 +90,7 @@ def _revision(report: Report) -> str:
 
 
 def _verdict(report: Report) -> list[str]:
-    verdict = "fail" if report.failed else "pass"
+    verdict = report.verdict.value
     counts = severity_counts(report.active_findings)
     waived = len(report.findings) - len(report.active_findings)
     files = sum(len(a.files) for a in report.facts) + len(report.scanned)
@@ -99,8 +99,8 @@ def _verdict(report: Report) -> list[str]:
     return [
         f"## {_ICONS[verdict]} weightgate: {verdict.upper()} · {markdown_text(_target(report))}",
         "",
-        f"Policy {markdown_text(report.policy.source)}{_revision(report)} · fail on {report.fail_on.value}{mode} · "
-        f"weightgate {markdown_text(report.tool_version)}",
+        f"Policy {markdown_text(report.policy.source)}{_revision(report)} · fail on {report.fail_on.value}"
+        f"{report.enforcement_note}{mode} · weightgate {markdown_text(report.tool_version)}",
         "",
         "| critical | high | medium | low | waived |",
         "|---:|---:|---:|---:|---:|",
@@ -141,7 +141,7 @@ def _format_cell(report: Report, artifact_id: str) -> str:
 
 
 def _artifact_verdict(report: Report, findings: list[Finding]) -> str:
-    if any(report.fail_on.fails(f.level) for f in findings):
+    if any(report.judges_failing(f) for f in findings):
         verdict = "fail"
     elif findings:
         verdict = "warn"
@@ -252,10 +252,13 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 
 def step_outputs(reports: Sequence[Report], sarif_file: Path | None, bom_file: Path | None) -> dict[str, str]:
-    """`result` (pass/fail), `findings` (unwaived counts by severity, as JSON) and the report paths."""
+    """`result` (pass/fail: what the findings come to, as the JSON report's verdict), `enforced` (false under
+    fail_on never, when the result does not decide the exit code), `findings` (unwaived counts by severity, as
+    JSON) and the report paths."""
     active = [f for r in reports for f in r.active_findings]
     return {
-        "result": "fail" if any(r.failed for r in reports) else "pass",
+        "result": "fail" if any(r.judgement is Verdict.FAIL for r in reports) else "pass",
+        "enforced": str(all(r.enforced for r in reports)).lower(),
         "findings": json.dumps(severity_counts(active), separators=(",", ":")),
         "sarif-file": str(sarif_file) if sarif_file else "",
         "bom-file": str(bom_file) if bom_file else "",

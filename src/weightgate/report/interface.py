@@ -17,6 +17,7 @@ from weightgate.governance.facts import ApprovalView, GovernanceFacts
 from weightgate.manifest import Artifact, Manifest
 from weightgate.policy import FailOn, Policy
 from weightgate.registry import RegistryLookups
+from weightgate.rules import Level
 
 if TYPE_CHECKING:  # reporters import this module; what the views below need is imported when first used
     from weightgate.governance.digests import BoundDigest
@@ -58,6 +59,15 @@ def lookup_status(lookups: RegistryLookups, artifact_id: str) -> LookupStatus:
     return LookupStatus.FOUND if lookups.record(artifact_id) is not None else LookupStatus.MISSING
 
 
+class Verdict(str, enum.Enum):
+    """What a run comes to, the one place every reporter reads it from."""
+
+    PASS = "pass"  # noqa: S105 - a verdict, not a password; a fail level is enforced and nothing reaches it
+    FAIL = "fail"  # a fail level is enforced and unwaived findings reach it
+    # fail_on: never: the findings are shown and the exit code is 0, so nothing may call the run a pass.
+    REPORT_ONLY = "report-only"
+
+
 @dataclass(frozen=True)
 class Report:
     """Everything one run found and verified. Reporters only read it."""
@@ -80,8 +90,41 @@ class Report:
         return tuple(f for f in self.findings if f.waived_by is None)
 
     @property
+    def enforced(self) -> bool:
+        """Whether the fail level decides the exit code (not under `fail_on: never`)."""
+        return self.fail_on is not FailOn.NEVER
+
+    @property
+    def error_findings(self) -> tuple[Finding, ...]:
+        """Unwaived critical and high findings: what fails a decision record whatever fail_on says."""
+        return tuple(f for f in self.active_findings if f.level is Level.ERROR)
+
+    def judges_failing(self, finding: Finding) -> bool:
+        """Whether a finding makes the run's judgement fail: at or above the enforced fail level, or at error
+        level under `never` (which stops enforcing the judgement, not making it)."""
+        return self.fail_on.fails(finding.level) if self.enforced else finding.level is Level.ERROR
+
+    @property
+    def judgement(self) -> Verdict:
+        """PASS or FAIL: what the findings come to, enforced or not (the JSON report's and BOM's `verdict`)."""
+        return Verdict.FAIL if any(self.judges_failing(f) for f in self.active_findings) else Verdict.PASS
+
+    @property
+    def verdict(self) -> Verdict:
+        """What the run says it is: its judgement when enforced, REPORT_ONLY under `fail_on: never`."""
+        return self.judgement if self.enforced else Verdict.REPORT_ONLY
+
+    @property
+    def enforcement_note(self) -> str:
+        """What a verdict line adds under `fail_on: never`, so that a report-only run never reads as a pass."""
+        if self.enforced:
+            return ""
+        return " (not enforced)" if self.judgement is Verdict.FAIL else " (not enforced; nothing at error level)"
+
+    @property
     def failed(self) -> bool:
-        return any(self.fail_on.fails(f.level) for f in self.active_findings)
+        """The exit code's question: does an enforced fail level fail the run?"""
+        return self.verdict is Verdict.FAIL
 
     @property
     def waivers_used(self) -> tuple[Waiver, ...]:
