@@ -357,8 +357,8 @@ def test_policy_ref_reads_the_policy_at_the_base_commit(runner, workspace):
         gated = runner.run({**EXAMPLE, "upload-sarif": "false", "policy-ref": base})
     finally:
         policy.write_text(original)
-    assert relaxed.outputs["result"] == "pass"
-    assert gated.outputs["result"] == "fail" and gated.failed
+    assert not relaxed.failed and relaxed.outputs["enforced"] == "false"  # the relaxed policy would let it through
+    assert gated.outputs["result"] == "fail" and gated.failed and gated.outputs["enforced"] == "true"
     notes = [props for command, props, _ in gated.annotations if props.get("title", "").startswith("WG645")]
     assert len(notes) == 1 and notes[0]["file"] == "examples/policy.yaml"
     assert f"at `{base[:12]}`" in gated.summary
