@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from conftest import rule_ids
 from evidence.signing import write_ca_and_leaf, write_key
@@ -387,3 +389,20 @@ def test_a_real_sigstore_bundle_goes_through_the_gate(ws, identity, rule, words)
     report = signed.check()
     assert rule_ids(report) == sorted(["WG605", rule])
     assert words in next(f.message for f in report.active_findings if f.rule.id == rule)
+
+
+@pytest.mark.parametrize("make", [
+    ed25519.Ed25519PrivateKey.generate,
+    lambda: ec.generate_private_key(ec.SECP384R1()),
+    lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+], ids=["ed25519", "p384", "rsa"])
+def test_every_key_type_approve_signs_is_verified(signed, make):
+    """The gate verifies with cryptography what approve signs with securesystemslib, for each key type."""
+    key = make()
+    signed.keys["appsec"][0].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+    signed.keys["appsec"][1].write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    signed.approve("appsec")
+    assert rule_ids(signed.check()) == []

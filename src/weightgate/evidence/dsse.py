@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import datetime
 import functools
 import json
@@ -243,48 +242,94 @@ def strict_json(data: bytes, what: str) -> Any:
         raise RecordRejected(f"{what} is not JSON: {type(e).__name__}") from None
 
 
-def _envelope(document: Any) -> Any:
-    from securesystemslib.dsse import Envelope
-    from securesystemslib.exceptions import FormatError
+@dataclass(frozen=True)
+class _Envelope:
+    payload_type: str
+    payload: bytes
+    signatures: tuple[tuple[str, bytes], ...]  # (key id hint, signature)
 
+    def pae(self) -> bytes:
+        """DSSE's pre-authentication encoding: what the signature covers."""
+        kind = self.payload_type.encode()
+        return b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(self.payload), self.payload)
+
+
+def _envelope(document: Any) -> _Envelope:
+    """A DSSE envelope, read here rather than by securesystemslib: verifying must stay light (its signer
+    package imports every cloud SDK that is installed), and it is a few fields of JSON."""
     if not isinstance(document, dict) or not isinstance(document.get("signatures"), list):
         raise RecordRejected("the record is not a DSSE envelope (payload, payloadType, signatures)")
+    payload_type, payload = document.get("payloadType"), document.get("payload")
+    if not isinstance(payload_type, str) or not isinstance(payload, str):
+        raise RecordRejected("the record is not a DSSE envelope (payload, payloadType, signatures)")
+    signatures = []
+    for entry in document["signatures"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("sig"), str):
+            raise RecordRejected("the envelope has a signature entry without `sig`")
+        keyid = entry.get("keyid", "")
+        signatures.append((keyid if isinstance(keyid, str) else "", _base64(entry["sig"], "a signature")))
+    if not signatures:
+        raise RecordRejected("the envelope carries no signature")
+    return _Envelope(payload_type, _base64(payload, "the payload"), tuple(signatures))
+
+
+def _base64(text: str, what: str) -> bytes:
     try:
-        return Envelope.from_dict(copy.deepcopy(document))  # from_dict rewrites the signatures it is given
-    except (ValueError, KeyError, TypeError, AttributeError, FormatError, binascii.Error) as e:
-        raise RecordRejected(f"the record is not a DSSE envelope ({type(e).__name__})") from None
+        return base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        try:  # DSSE allows the URL-safe alphabet too
+            return base64.b64decode(text, altchars=b"-_", validate=True)
+        except (ValueError, binascii.Error):
+            raise RecordRejected(f"{what} is not base64") from None
+
+
+def _signature_verifies(public_key: Any, signature: bytes, data: bytes) -> bool:
+    """Verify with the scheme securesystemslib signs with for the key's type: Ed25519, ECDSA with the curve's
+    hash, RSA-PSS (or PKCS#1 v1.5) with SHA-256."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+    try:
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, data)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            digests: dict[int, hashes.HashAlgorithm] = {256: hashes.SHA256(), 384: hashes.SHA384(),
+                                                        521: hashes.SHA512()}
+            digest = digests.get(public_key.curve.key_size)
+            if digest is None:
+                return False
+            public_key.verify(signature, data, ec.ECDSA(digest))
+        elif isinstance(public_key, rsa.RSAPublicKey):
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
+            try:
+                public_key.verify(signature, data, pss, hashes.SHA256())
+            except InvalidSignature:
+                public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 def _verify_with_keys(document: Any, signers: Sequence[TrustedSigner]) -> tuple[str, bytes, TrustedSigner]:
-    """A bare envelope: some signature must verify with a key the policy names for this purpose."""
-    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
-
+    """A bare envelope: some signature must verify with a key the policy names for this purpose. Key ids are
+    only hints (DSSE does not sign them): every named key is tried."""
     envelope = _envelope(document)
-    if not envelope.signatures:
-        raise RecordRejected("the envelope carries no signature")
     pae = envelope.pae()
-    for signature in envelope.signatures.values():
-        by_id = [s for s in signers if s.dsse_keyid == signature.keyid]
-        for signer in by_id or signers:  # DSSE key ids are hints: a record without a known one tries every key
-            if _signature_verifies(SSlibKey.from_crypto(signer.key, keyid=signature.keyid), signature, pae):
+    for _, signature in envelope.signatures:
+        for signer in signers:
+            if _signature_verifies(signer.key, signature, pae):
                 return envelope.payload_type, envelope.payload, signer
     if not signers:
         raise RecordRejected("the record is signed with a key, and the policy names no key signer for this",
                              untrusted=True)
-    known = any(s.dsse_keyid == sig.keyid for s in signers for sig in envelope.signatures.values())
-    if known:
+    # Only now, to tell an altered record from someone else's: does a signature name one of our keys?
+    named = {keyid for keyid, _ in envelope.signatures}
+    if any(s.dsse_keyid in named for s in signers):
         raise RecordRejected("the signature does not verify with the key it names: the record was altered")
     raise RecordRejected("no key the policy names for this made the signature", untrusted=True)
-
-
-def _signature_verifies(key: Any, signature: Any, pae: bytes) -> bool:
-    from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
-
-    try:
-        key.verify_signature(signature, pae)
-    except (UnverifiedSignatureError, VerificationError, ValueError):
-        return False
-    return True
 
 
 def _verify_bundle(data: bytes, document: dict[str, Any], signers: Sequence[TrustedSigner],
@@ -308,15 +353,10 @@ def _verify_certificate(envelope_data: Any, chain: list[Any], signers: Sequence[
                         now: datetime.datetime | None) -> tuple[str, bytes, TrustedSigner]:
     """The signing certificate must chain to a CA the policy names for a signer whose identity is one of the
     certificate's subject alternative names, and the envelope's signature must verify with its key."""
-    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
-
     leaf, intermediates = _certificates(chain)
     envelope = _envelope(envelope_data)
-    if not envelope.signatures:
-        raise RecordRejected("the envelope carries no signature")
     pae = envelope.pae()
-    if not any(_signature_verifies(SSlibKey.from_crypto(leaf.public_key(), keyid=sig.keyid), sig, pae)
-               for sig in envelope.signatures.values()):
+    if not any(_signature_verifies(leaf.public_key(), signature, pae) for _, signature in envelope.signatures):
         raise RecordRejected("the signature does not verify with the bundle's certificate: the record was altered")
     names = san_names(leaf)
     candidates = [s for s in signers if same_identity_exact(s.identity, names)]
