@@ -13,40 +13,54 @@ from importlib import resources
 
 # Characters that render as nothing or as a space: dropped, so `app\u200bsec` is `appsec`.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Cc"})
+# `skeleton` of each printable ASCII character after case folding, as the data gives it (a test derives it
+# again from the data): identities in plain ASCII need not load the 900 kB of confusables.
+ASCII_SKELETON = str.maketrans({"l": "1", "|": "1", "`": "'"})
 
 
 @functools.cache
 def _prototypes() -> dict[str, str]:
-    """Each confusable character -> one representative of its class (the smallest code point). Classes are
-    joined transitively: a wider class can only make more identities equal, which is the safe direction here."""
+    """Each confusable character -> the smallest code point among it and the characters the data lists as
+    confusable with it: one step, so a look-alike maps to the ASCII letter it imitates (Cyrillic `\u0430` -> `a`,
+    `l` -> `1`) without chains of look-alikes joining letters a reader tells apart."""
     data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
-    parent: dict[str, str] = {}
-
-    def find(c: str) -> str:
-        while parent.get(c, c) != c:
-            parent[c] = parent.get(parent[c], parent[c])
-            c = parent[c]
-        return c
-
+    prototypes = {}
     for char, entries in data.items():
         if len(char) != 1:
             continue
-        for entry in entries:
-            other = str(entry.get("c", "")).strip("\u200e\u200f")
-            if len(other) == 1:
-                a, b = find(char), find(other)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-    return {c: find(c) for c in parent}
+        others = (str(e.get("c", "")).strip("\u200e\u200f") for e in entries)
+        smallest = min((char, *(o for o in others if len(o) == 1)))
+        if smallest != char:
+            prototypes[char] = smallest
+    return prototypes
 
 
 def skeleton(identity: str) -> str:
     """The form two identities share when a person could not tell them apart."""
     text = unicodedata.normalize("NFKC", identity).casefold()
     text = "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
+    if text.isascii():  # most identities: no need to load the confusables data (50 ms) for them
+        return text.translate(ASCII_SKELETON)
+    return "".join(map(_prototype, text))
+
+
+def _prototype(char: str) -> str:
+    """Follow the smallest-look-alike map to its end (`|` -> `l` -> `1`): each step lowers the code point, so
+    it ends; then fold case again, since a prototype may be a capital."""
     prototypes = _prototypes()
-    mapped = "".join(prototypes.get(c, c) for c in text)
-    return unicodedata.normalize("NFKC", mapped).casefold()
+    while char in prototypes:
+        char = prototypes[char]
+    return unicodedata.normalize("NFKC", char).casefold()
+
+
+def ascii_skeleton_table() -> dict[str, str]:
+    """What `skeleton` maps each printable ASCII character to, from the full data (ASCII_SKELETON is this)."""
+    table = {}
+    for c in map(chr, range(32, 127)):
+        full = "".join(map(_prototype, c.casefold()))
+        if full != c:
+            table[c] = full
+    return table
 
 
 def same_person(a: str | None, b: str | None) -> bool:
