@@ -1,9 +1,11 @@
 """Coarse format detection from a file's first bytes; a file's name is never consulted.
 
-Order matters. Pickles with a PROTO opcode come first: a crafted pickle can also pass the safetensors
-length check, and whatever can be unpickled must be called a pickle. Binary magics follow, then formats
-with no magic at all (JSON, protobuf, protocol-0/1 pickles), and text last, so that nothing a loader would
-execute is ever classified as text. Containers come out coarse (ZIP, TAR, PICKLE): the
+Order matters. Pickles with a PROTO opcode, and pickles of any protocol that the C unpickler would load to
+their STOP or far enough to import a module, come first: a crafted pickle can also pass the safetensors
+length check, and whatever can be unpickled must be called a pickle. Binary magics follow (a zip or tar
+magic outranks a pickle head: a stored torch zip's bytes read as opcodes can reach an import), then formats
+with no magic at all (JSON, protobuf, other protocol-0/1 pickle heads), and text last, so that nothing a
+loader would execute is ever classified as text. Containers come out coarse (ZIP, TAR, PICKLE): the
 family inspectors refine them from their full content (`sniff.new_inspector` does both).
 """
 
@@ -17,7 +19,7 @@ from weightgate.formats.compressed import compression_format, decompressed_prefi
 from weightgate.formats.gguf import gguf_byte_order
 from weightgate.formats.hdf5 import hdf5_signature_offset
 from weightgate.formats.numpyfmt import NPY_MAGIC
-from weightgate.formats.picklehead import PROTO_OPCODE, looks_like_pickle
+from weightgate.formats.picklehead import PROTO_OPCODE, PickleHead, read_pickle_head
 from weightgate.formats.protobuf import detect_protobuf
 from weightgate.formats.safetensors_header import LENGTH_BYTES, MAX_HEADER_BYTES
 
@@ -44,13 +46,14 @@ def detect_head(head: bytes, size: int) -> Format:
 def _detect(head: bytes, size: int, look_inside: bool) -> Format:
     if not head:
         return Format.EMPTY if size <= 0 else Format.UNKNOWN
+    pickle_head = read_pickle_head(head, size)
     return (
-        _pickle_with_header(head, size)
+        _pickle_first(head, pickle_head)
         or _binary_magic(head, look_inside)
         or (_compressed_pickle(head) if look_inside else None)
         or _json(head)
         or detect_protobuf(head, size)
-        or (Format.PICKLE if looks_like_pickle(head, size) else None)
+        or (Format.PICKLE if pickle_head is not None else None)
         or (Format.TEXT if _is_text(head, size) else Format.UNKNOWN)
     )
 
@@ -97,8 +100,15 @@ def _is_safetensors(head: bytes) -> bool:
     return MIN_SAFETENSORS_HEADER <= length <= MAX_HEADER_BYTES and head[LENGTH_BYTES] == ord("{")
 
 
-def _pickle_with_header(head: bytes, size: int) -> Format | None:
-    if head[0] == PROTO_OPCODE and looks_like_pickle(head, size):
+def _pickle_first(head: bytes, pickle_head: PickleHead | None) -> Format | None:
+    """A PROTO-headed pickle, or one the unpickler reads to its STOP or to an import even though it passes the
+    safetensors length check (issue 14, class 1). Other magics keep their rank: a stored torch zip's bytes, read
+    as opcodes, can reach an import."""
+    if pickle_head is None:
+        return None
+    if head[0] == PROTO_OPCODE:
+        return Format.PICKLE
+    if pickle_head.decisive and _binary_magic(head, look_inside=False) in (None, Format.SAFETENSORS):
         return Format.PICKLE
     return None
 

@@ -22,13 +22,13 @@ string, a callable returned by another call) is reported as unresolved, never gu
 
 from __future__ import annotations
 
-import codecs
 import pickletools
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 
+from weightgate.formats import pickleargs
 from weightgate.formats.joblib_arrays import (
     NUMPY_DTYPE_CLASS,
     PADDING_BYTE,
@@ -623,35 +623,38 @@ class PickleWalker:
         else:
             self._push(int.from_bytes(arg, "little", signed=True))
 
-    def op_int_line(self, arg: bytes, at: int) -> None:
+    def op_int_line(self, arg: bytes, at: int) -> None:  # INT
+        self._push_line_number(arg, pickleargs.read_int, "INT", at)
+
+    def op_long_line(self, arg: bytes, at: int) -> None:  # LONG
+        self._push_line_number(arg, pickleargs.read_long, "LONG", at)
+
+    def _push_line_number(self, arg: bytes, read: Callable[[bytes], int], name: str, at: int) -> None:
         if arg is _SKIPPED:
             self._push(OPAQUE)
             return
-        text = arg[:-1] if arg.endswith(b"L") else arg
         try:
-            value = int(text, 0) if arg not in (b"00", b"01") else arg == b"01"
+            value = read(arg)  # as _pickle.c reads it (I0x10 is 16), not as pickletools does (issue 14, class 1)
         except ValueError:
-            self._malformed(f"integer at offset {at} is not a number")
+            self._malformed(f"{name} at offset {at} is not a number the unpickler reads")
         self._push(value)
 
     def op_float_line(self, arg: bytes, at: int) -> None:
         if arg is not _SKIPPED:
             try:
-                float(arg)
+                pickleargs.read_float(arg)
             except ValueError:
-                self._malformed(f"FLOAT at offset {at} is not a number")
+                self._malformed(f"FLOAT at offset {at} is not a number the unpickler reads")
         self._push(OPAQUE)
 
     def op_string_line(self, arg: bytes, at: int) -> None:
         if arg is _SKIPPED:
             self._push(OPAQUE)
             return
-        if len(arg) < 2 or arg[0] != arg[-1] or arg[:1] not in (b"'", b'"'):
-            self._malformed(f"STRING at offset {at} is not quoted")
         try:
-            value = codecs.escape_decode(arg[1:-1])[0].decode("latin-1")
-        except ValueError:
-            self._malformed(f"STRING at offset {at} has an invalid escape")
+            value = pickleargs.read_string(arg).decode("latin-1")  # the widest of the loaders' encodings
+        except ValueError as error:
+            self._malformed(f"STRING at offset {at} is not what the unpickler reads: {error}")
         self._push(value)
 
     def op_unicode_line(self, arg: bytes, at: int) -> None:
@@ -796,8 +799,8 @@ class PickleWalker:
         self._push(value)
 
     def _line_index(self, arg: bytes, name: str, at: int) -> int:
-        try:
-            return int(arg) if arg is not _SKIPPED else -1
+        try:  # base 10, as _pickle.c reads it: leading zeros, signs, spaces and underscores are all accepted
+            return pickleargs.read_memo_index(arg) if arg is not _SKIPPED else -1
         except ValueError:
             self._malformed(f"{name} at offset {at} has no valid memo index")
 
@@ -993,7 +996,7 @@ def _tuple(items: list[object]) -> object:
 
 
 _HANDLER_NAMES: dict[str, str] = {
-    "INT": "op_int_line", "LONG": "op_int_line", "BININT": "op_int_fixed", "BININT1": "op_int_fixed",
+    "INT": "op_int_line", "LONG": "op_long_line", "BININT": "op_int_fixed", "BININT1": "op_int_fixed",
     "BININT2": "op_int_fixed", "LONG1": "op_long_counted", "LONG4": "op_long_counted",
     "STRING": "op_string_line", "BINSTRING": "op_binstring", "SHORT_BINSTRING": "op_binstring",
     "UNICODE": "op_unicode_line", "SHORT_BINUNICODE": "op_binunicode", "BINUNICODE": "op_binunicode",
