@@ -70,3 +70,24 @@ def test_malformed_npy(name: str, data: bytes, fragment: str) -> None:
     assert result.format is Format.NUMPY
     assert [issue.rule for issue in result.issues] == [MALFORMED_FILE]
     assert fragment in result.issues[0].message
+
+
+@pytest.mark.parametrize("descr", ["'object'", "'object_'", "'2O'", "'i4,O'", "[('a', 'object')]", "('object', (2,))"])
+def test_object_dtype_spelled_as_numpy_reads_it_is_walked_and_reported(descr: str) -> None:
+    # Issue 14, class 1 (found by the differential oracle): np.load hands the descr string to np.dtype, which reads
+    # 'object' as an object dtype and would unpickle the data (allow_pickle=True); weightgate took only the 'O'
+    # spellings numpy.save writes as objects and passed the file clean. A spelling numpy.save never writes is now
+    # reported, and the data is walked as the pickle it may be.
+    payload = b"cos\nsystem\n(S'true'\ntR."
+    header = f"{{'descr': {descr}, 'fortran_order': False, 'shape': (1,), }}".encode().ljust(118) + b"\n"
+    result = inspect_all_chunkings(npy_with_header(header, payload))
+    assert result.details["object_dtype"] == "true"
+    rules = {issue.rule.id for issue in result.issues}
+    assert MALFORMED_FILE.id in rules and "WG502" in rules
+
+
+def test_numpy_written_object_spelling_is_not_reported_as_unknown() -> None:
+    # Near miss: '|O' is what numpy.save writes for object arrays: an object dtype, not an unknown spelling.
+    result = inspect_all_chunkings(npy(np.array([1, "x"], dtype=object), allow_pickle=True))
+    assert result.details["object_dtype"] == "true"
+    assert MALFORMED_FILE.id not in {issue.rule.id for issue in result.issues}
