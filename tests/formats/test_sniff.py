@@ -102,3 +102,35 @@ def test_format_is_detected_the_same_for_every_chunking(case: Case) -> None:
 
 def test_every_format_has_a_case() -> None:
     assert {case.expected for case in CASES} == set(Format)
+
+
+# Issue 14, class 1 (found by the zipfile oracle): detection reads the head, zipfile finds an archive from the end.
+HIDDEN_ZIP = samples.zip_of({"archive/data.pkl": pickle.dumps({"w": 1}, protocol=2), "archive/version": b"3\n"})
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("zip with its first byte changed", b"\x00" + HIDDEN_ZIP[1:], Format.UNKNOWN),
+        ("text with a zip appended", b"A model card.\n" + HIDDEN_ZIP, Format.UNKNOWN),
+        ("pickle with a zip appended", pickle.dumps(1, protocol=0) + HIDDEN_ZIP, Format.PICKLE),
+    ],
+)
+def test_zip_directory_at_the_end_of_a_file_detected_otherwise_is_reported(name: str, data: bytes,
+                                                                          expected: Format) -> None:
+    result = inspect_all_chunkings(data)
+    assert result.format is expected
+    assert any(issue.rule.id == "WG405" and "zip central directory" in issue.message for issue in result.issues)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("text mentioning the end-record signature", b"the bytes PK\x05\x06 end a zip" + bytes(22)),
+        ("empty zip directory appended", b"notes\n" + samples.zip_of({})),
+        ("tar whose last member is a zip", samples.tar_of({"model.keras": HIDDEN_ZIP})),
+    ],
+)
+def test_no_hidden_zip_near_misses(name: str, data: bytes) -> None:
+    result = inspect_all_chunkings(data)
+    assert not any("zip central directory" in issue.message for issue in result.issues)

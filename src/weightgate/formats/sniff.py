@@ -11,10 +11,17 @@ from __future__ import annotations
 from typing import NoReturn
 
 from weightgate.formats import Format
-from weightgate.formats.base import Inspection, Inspector
+from weightgate.formats.base import Inspection, Inspector, Issue
 from weightgate.formats.detect import HEAD_BYTES, detect_head, inner_format
 from weightgate.formats.headfacts import HeadFactsInspector, no_facts, unknown_facts
 from weightgate.formats.members import CONTAINER_FORMATS, DepthLimitInspector, Nesting
+from weightgate.formats.zipend import TailKeeper
+from weightgate.rules import MALFORMED_FILE
+
+# Formats not checked for a zip directory at their end: zips find it themselves, and a tar whose last member
+# is a zip ends with that zip's directory (inspected as a member), so there it is no hidden archive.
+NO_HIDDEN_ZIP_CHECK = frozenset({Format.ZIP, Format.PYTORCH_ZIP, Format.KERAS_V3, Format.NUMPY_NPZ, Format.TAR,
+                                 Format.PYTORCH_TAR})
 
 
 def new_inspector(size: int, nesting: Nesting | None = None) -> Inspector:
@@ -29,8 +36,10 @@ class _SniffingInspector:
         self._nesting = nesting
         self._head = bytearray()
         self._family: Inspector | None = None
+        self._tail = TailKeeper()
 
     def feed(self, chunk: memoryview) -> None:
+        self._tail.feed(chunk)
         if self._family is not None:
             self._family.feed(chunk)
             return
@@ -52,7 +61,14 @@ class _SniffingInspector:
     def finish(self) -> Inspection:
         # A stream that ended inside the head is all there is: detect with its real size.
         family = self._family or self._start(len(self._head))
-        return family.finish()
+        inspection = family.finish()
+        hidden = None if inspection.format in NO_HIDDEN_ZIP_CHECK else self._tail.hidden_directory()
+        if hidden is not None:
+            inspection.issues.append(Issue(MALFORMED_FILE, (
+                f"{inspection.format.value} file ends with a zip central directory ({hidden[1]} bytes at offset "
+                f"{hidden[0]}): zip readers that find the archive from its end (zipfile, Keras) open it, and its "
+                "members were not inspected")))
+        return inspection
 
 
 def family_inspector(fmt: Format, size: int, nesting: Nesting | None = None) -> Inspector:
