@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 import tarfile
 
 import pytest
@@ -76,3 +77,30 @@ def test_member_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     result = inspect_bytes(tar_of({str(i): b"" for i in range(5)}))
     assert result.details["members"] == "3"
     assert "more than 3 members" in result.issues[0].message
+
+
+def _without_magic(tar: bytes) -> bytes:
+    """The archive with its first header's ustar magic and version zeroed and its checksum fixed: a pre-POSIX
+    (v7) header, which tarfile and torch's legacy loader read."""
+    data = bytearray(tar)
+    data[257:265] = bytes(8)
+    data[148:156] = b" " * 8
+    data[148:156] = b"%06o\x00 " % sum(data[:512])
+    return bytes(data)
+
+
+def test_v7_tar_without_the_ustar_magic_is_a_tar() -> None:
+    # Issue 14, class 1 (found by the tarfile oracle): tarfile lists this archive's member, detection wanted the
+    # "ustar" magic and called the file unknown, so its members were never inspected.
+    data = _without_magic(tar_of({"pickle": pickle.dumps(1, protocol=2)}, tarfile.USTAR_FORMAT))
+    assert tarfile.open(fileobj=io.BytesIO(data)).getnames() == ["pickle"]
+    result = inspect_all_chunkings(data)
+    assert result.format is Format.TAR
+    assert result.details["member_names"] == "pickle"
+
+
+def test_block_with_a_wrong_checksum_is_not_a_v7_tar() -> None:
+    # Near miss: the same header with one byte of its name changed no longer checks out.
+    data = bytearray(_without_magic(tar_of({"pickle": b"x"}, tarfile.USTAR_FORMAT)))
+    data[0] ^= 1
+    assert inspect_all_chunkings(bytes(data)).format is not Format.TAR

@@ -39,8 +39,8 @@ from hardening.fuzzing import bounded, mutated, seeds_from, shares_parser, sniff
 from hardening.loaders import Loaders
 from weightgate.formats import Format, pickleargs
 from weightgate.formats.base import Inspection
-from weightgate.formats.picklefmt import PlainLayout
 from weightgate.formats.pickle_walk import PickleWalker, WalkResult
+from weightgate.formats.picklefmt import PlainLayout
 from weightgate.formats.picklehead import read_pickle_head
 
 pytestmark = pytest.mark.fuzz
@@ -104,9 +104,12 @@ def _read_line(opcode: str, line: bytes) -> str | None:
     return "None" if (index == 0 if opcode == "GET" else 0 <= index) else None
 
 
-@pytest.mark.parametrize(("opcode", "line"), [("INT", line) for line in INT_LINES] + [("LONG", line) for line in INT_LINES]
-                         + [("FLOAT", line) for line in FLOAT_LINES] + [("STRING", line) for line in STRING_LINES]
-                         + [("GET", line) for line in MEMO_LINES] + [("PUT", line) for line in MEMO_LINES])
+LINE_TABLE = ([("INT", line) for line in INT_LINES] + [("LONG", line) for line in INT_LINES]
+              + [("FLOAT", line) for line in FLOAT_LINES] + [("STRING", line) for line in STRING_LINES]
+              + [("GET", line) for line in MEMO_LINES] + [("PUT", line) for line in MEMO_LINES])
+
+
+@pytest.mark.parametrize(("opcode", "line"), LINE_TABLE)
 def test_argument_table_reads_as_the_c_unpickler(loaders: Loaders, opcode: str, line: bytes) -> None:
     _check_line(loaders, opcode, line)
 
@@ -148,13 +151,14 @@ PIECES = st.one_of(
     st.sampled_from(MEMO_LINES).map(lambda s: b"g" + s + b"\n"),
     GLOBALS.map(lambda g: b"c" + g[0] + b"\n" + g[1] + b"\n"),
     GLOBALS.map(lambda g: b"(i" + g[0] + b"\n" + g[1] + b"\n"),
-    st.sampled_from([b"Vos\n", b"Vsystem\n", b"V\\u0041\n", b"Pid\n", b"P\xc3\xa9\n", b"\x8c\x02os", b"\x8c\x06system",
-                     b"\x93", b"\x94", b"K\x01", b"q\x00", b"h\x00", b"\x80\x00", b"\x80\x01", b"\x80\x02", b"\x80\x04"]),
+    st.sampled_from([b"Vos\n", b"Vsystem\n", b"V\\u0041\n", b"Pid\n", b"P\xc3\xa9\n", b"\x8c\x02os",
+                     b"\x8c\x06system", b"\x93", b"\x94", b"K\x01", b"q\x00", b"h\x00", b"\x80\x00", b"\x80\x01",
+                     b"\x80\x02", b"\x80\x04"]),
     st.sampled_from(list(b"(tR02N]}asbldo.\x85\x86\x87\x81\x88\x89)")).map(lambda c: bytes([c])),
 )
 CALL_OS_SYSTEM = b"cos\nsystem\n(S'true'\ntR."
-TEXT_PICKLES = st.tuples(st.lists(PIECES, max_size=12), st.sampled_from([b"", b".", CALL_OS_SYSTEM, b"0" + CALL_OS_SYSTEM])
-                         ).map(lambda parts: b"".join(parts[0]) + parts[1])
+ENDINGS = st.sampled_from([b"", b".", CALL_OS_SYSTEM, b"0" + CALL_OS_SYSTEM])
+TEXT_PICKLES = st.tuples(st.lists(PIECES, max_size=12), ENDINGS).map(lambda parts: b"".join(parts[0]) + parts[1])
 
 
 def _seed_pickles() -> list[bytes]:
