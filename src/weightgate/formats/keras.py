@@ -52,10 +52,10 @@ LAMBDA_CLASS, LAMBDA_OBJECT, FUNCTION_CLASS = "Lambda", "__lambda__", "function"
 # Built-in layers that read a file named in their config when the model is built, safe mode or not:
 # the lookup layers read a `vocabulary` given as a path (CVE-2025-12058); Keras Hub tokenizers read their
 # vocabulary, merges or SentencePiece proto the same way.
-PATH_FIELDS_BY_CLASS = {
+PATH_FIELDS_BY_CLASS: dict[str, tuple[str, ...]] = {
     "StringLookup": ("vocabulary",), "IntegerLookup": ("vocabulary",), "TextVectorization": ("vocabulary",),
 }
-TOKENIZER_PATH_FIELDS = ("vocabulary", "merges", "proto", "spm_proto")
+TOKENIZER_PATH_FIELDS: tuple[str, ...] = ("vocabulary", "merges", "proto", "spm_proto")
 # Layers that load another model: TFSMLayer restores a SavedModel from its `filepath` and runs its graph
 # (CVE-2026-1462).
 MODEL_LOADING_CLASSES = frozenset({"TFSMLayer"})
@@ -224,11 +224,11 @@ def _file_loading_issues(node: _Node) -> Iterator[Issue]:
     if fields is None and node.class_name.endswith("Tokenizer"):
         fields = TOKENIZER_PATH_FIELDS
     for field in fields or ():
-        path = inner.get(field)
-        if isinstance(path, str) and path:
-            yield Issue(KERAS_LAYER_LOADS_FILE, f"{node.label} reads its `{field}` from the file {_shown(path)!r} "
+        named = inner.get(field)
+        if isinstance(named, str) and named:
+            yield Issue(KERAS_LAYER_LOADS_FILE, f"{node.label} reads its `{field}` from the file {_shown(named)!r} "
                         "when the model is loaded", evidence=(("object", node.label), ("field", field),
-                                                              ("path", _shown(path))))
+                                                              ("path", _shown(named))))
 
 
 def _outside_keras(node: _Node, origin: str, what: str) -> Issue:
