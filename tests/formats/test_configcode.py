@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from weightgate.formats import Format
+from weightgate.formats import Format, claimed_formats
 from weightgate.formats.base import Inspection
 from weightgate.formats.configcode import classify_target, yaml_target_issues
 from weightgate.rules import (
@@ -105,7 +105,9 @@ def test_code_target_inside_a_nemo_tar_is_found() -> None:
 
 
 def test_clean_nemo_tar_passes() -> None:
-    assert CONFIG_CODE_TARGET.id not in rules_of(inspect_bytes(nemo_archive(MODEL_CONFIG)))
+    result = inspect_bytes(nemo_archive(MODEL_CONFIG))
+    assert result.issues == []
+    assert claimed_formats("parakeet.nemo") is not None and result.format in claimed_formats("parakeet.nemo")
 
 
 @pytest.mark.parametrize(("target", "severity"), [
