@@ -237,3 +237,18 @@ def test_config_fields_that_fetch_code_fire(extra: dict[str, Any], field: str, v
 def test_builtin_choices_are_near_misses(extra: dict[str, Any]) -> None:
     result = inspect_bytes(json.dumps({**LLAMA_CONFIG, **extra}).encode())
     assert CONFIG_FETCHES_CODE.id not in rules_of(result)
+
+
+# --- end to end: `weightgate scan` of a model folder -------------------------------------------------------------
+
+
+def test_scan_reports_the_config_rules_at_their_files(tmp_path: Any) -> None:
+    from weightgate.scan import ScanOptions, run_scan
+
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "asr.nemo").write_bytes(nemo_archive(MODEL_CONFIG + EVIL_TARGET))
+    (root / "config.json").write_text(json.dumps({**LLAMA_CONFIG, "attn_implementation": "kernels-community/x"}))
+    report = run_scan(ScanOptions(paths=(root,), source_root=tmp_path))
+    found = {(f.rule.id, f.location.path.rsplit("/", 1)[-1], f.severity.value) for f in report.active_findings}
+    assert ("WG537", "asr.nemo", "critical") in found and ("WG539", "config.json", "critical") in found
