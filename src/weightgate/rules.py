@@ -372,7 +372,11 @@ TEMPLATE_INJECTION = _rule(
     "Chat templates are Jinja code run on every request. Dunder attributes (`__class__`, `__globals__`, ...), "
     "`|attr`, `.format`, the globals `cycler`, `joiner`, `lipsum`, `self`, and import/include/extends are the "
     "building blocks of server-side template injection; a renderer without a sandbox then runs arbitrary "
-    "code (CVE-2024-34359 in llama-cpp-python).",
+    "code (CVE-2024-34359 in llama-cpp-python). Names built while rendering (`{% set u = '_' %}` then "
+    "`x[u ~ u ~ 'class' ~ u ~ u]`) are followed through variables, loops, macros, filters and string methods; "
+    "a subscript or `attr` name the template builds in a way the checker cannot follow is reported as built at "
+    "render time, and methods that change the caller's data in place (`.append()`, `.update()`) too. Names only "
+    "printed as text are not lookups and are not reported.",
     "Replace the template with the model family's reference template (loops, conditions and message "
     "fields only), and render templates in a sandboxed Jinja environment.",
 )
@@ -689,4 +693,34 @@ POLICY_EDITED_BY_CHANGE = _rule(
     "the edit visible to reviewers; it does not fail the gate by itself.",
     "Have the policy's owners review the edit (CODEOWNERS on the policy directory). If this change needs the "
     "edited policy to pass, merge the policy edit first in a change of its own, then re-run this one.",
+)
+# WG537-WG539: configs that name code to import, files to read, or code to fetch.
+CONFIG_CODE_TARGET = _rule(
+    "WG537", "config-code-target", "Config names a Python callable that Hydra or NeMo instantiates", C,
+    "A `_target_` key in a JSON or YAML config (Hydra, OmegaConf, NeMo's `model_config.yaml` inside a `.nemo` "
+    "archive) names a dotted Python path that `hydra.utils.instantiate` imports and calls with the keys beside "
+    "it (`_args_`, `_partial_`, `_recursive_`). A target outside the reviewed constructors (`torch.nn` layers, "
+    "NeMo's model and module classes, ...) runs any function on load: `os.system`, `builtins.exec`, "
+    "`subprocess.Popen` (CVE-2025-23304). A target that is plainly code execution is critical; any other unknown "
+    "target is reported at high severity.",
+    "Rebuild the config so every `_target_` is a known model, module or layer class; a custom class needs its "
+    "code reviewed and this artifact digest waived in the policy.",
+)
+KERAS_LAYER_LOADS_FILE = _rule(
+    "WG538", "keras-layer-loads-file", "Keras layer reads a file or loads another model", H,
+    "Built-in Keras layers can read files named in their config when the model is loaded, even in safe mode: "
+    "`StringLookup`, `IntegerLookup` and `TextVectorization` read a `vocabulary` given as a path "
+    "(CVE-2025-12058), and `TFSMLayer` loads a SavedModel from a path, running its graph (CVE-2026-1462). A model "
+    "from outside can so read host files into its weights or pull in another model's code.",
+    "Re-save the model with the vocabulary inlined (a list, not a path) and without `TFSMLayer`; then pin the new "
+    "file.",
+)
+CONFIG_FETCHES_CODE = _rule(
+    "WG539", "config-fetches-code", "transformers config makes the loader fetch or run code", C,
+    "A transformers config asks the loader to run code that is not in the library: `trust_remote_code: true`, "
+    "`auto_map` and `custom_pipelines` import Python from the repository (or another one), and "
+    "`attn_implementation` naming a hub repository (`kernels-community/flash-attn`, `hub:org/name`) downloads and "
+    "loads a compiled kernel at load time.",
+    "Remove the field (use a built-in attention implementation such as `sdpa` or `eager`); if the code is needed, "
+    "vendor and review it and waive this artifact digest in the policy.",
 )

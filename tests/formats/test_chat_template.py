@@ -106,7 +106,7 @@ PAYLOADS = [
     ("attr-filter", "{{ x|attr('__class__') }}", "|attr"),
     ("subscript", "{{ x['__class__'] }}", "__class__"),
     ("built-subscript", "{{ x['__cla' ~ 'ss__'] }}", "__class__"),
-    ("repeated-underscores", "{% set u = '_' * 2 %}{{ x[u ~ 'class' ~ u] }}", "__"),
+    ("repeated-underscores", "{% set u = '_' * 2 %}{{ x[u ~ 'class' ~ u] }}", "__class__"),
     ("format-method", "{{ '{0.__class__}'.format(x) }}", "format"),
     ("format-map", "{{ s.format_map(x) }}", "format_map"),
     ("char-codes", "{{ '%c%c'|format(95, 95) }}", "|format %c"),
@@ -308,3 +308,60 @@ def test_unreadable_recorded_verdict_fails_closed() -> None:
     details = {JINJA_DETAIL: "true", JINJA_ISSUES_DETAIL: '[{"rule": "WG999"}]'}
     [issue] = template_file_issues("chat_template", Format.TEXT, 10, details)
     assert issue.rule is TEMPLATE_UNCHECKED and "unreadable" in issue.message
+
+
+# --- names built at render time (constant propagation over the syntax tree) -------------------------------------
+
+BUILT_NAMES = [
+    ("set-underscores", "{% set u='_' %}{{ ''[u~u~'class'~u~u] }}", "__class__"),
+    ("join-filter", "{{ x[['_','_','cl','ass','_','_']|join] }}", "__class__"),
+    ("format-filter", "{{ x['%s%sclass%s%s'|format('_','_','_','_')] }}", "__class__"),
+    ("percent-codes", "{{ x['%c%cclass%c%c' % (95,95,95,95)] }}", "__class__"),
+    ("replace-filter", "{{ x['XXclassXX'|replace('X','_')] }}", "__class__"),
+    ("replace-method", "{{ x['XXclassXX'.replace('X','_')] }}", "__class__"),
+    ("lower", "{{ x['__CLASS__'|lower] }}", "__class__"),
+    ("reverse", "{{ x['__ssalc__'|reverse] }}", "__class__"),
+    ("slice", "{{ x['a__class__b'[1:-1]] }}", "__class__"),
+    ("first", "{{ x[['__class__', 'a']|first] }}", "__class__"),
+    ("macro-output", "{% macro u() %}_{% endmacro %}{{ x[u()~u()~'class'~u()~u()] }}", "__class__"),
+    ("macro-argument", "{% macro g(o, n) %}{{ o[n] }}{% endmacro %}{{ g(x, '__class__') }}", "__class__"),
+    ("with", "{% with n = '__globals__' %}{{ x[n] }}{% endwith %}", "__globals__"),
+    ("set-block", "{% set n | lower %}__CLASS__{% endset %}{{ x[n] }}", "__class__"),
+    ("for-constant-list", "{% for n in ['mro', 'x'] %}{{ x[n] }}{% endfor %}", "mro"),
+    ("namespace-loop", "{% set ns = namespace(s='') %}{% for c in ['_','_','class','_','_'] %}"
+     "{% set ns.s = ns.s ~ c %}{% endfor %}{{ x[ns.s] }}", "[?]"),
+    ("macro-passed-around", "{% macro m(n) %}{{ x[n] }}{% endmacro %}{% set f = m %}{{ f('__class__') }}", "[?]"),
+    ("varargs", "{% macro m() %}{{ x[varargs[0]] }}{% endmacro %}{{ m('__class__') }}", "[?]"),
+    ("attr-of-built-name", "{{ x|attr(a ~ b) }}", "|attr(?)"),
+    ("selectattr-position", "{{ xs|selectattr('__class__')|list }}", "__class__"),
+    ("mutating-call", "{% set l = [] %}{% set _ = l.append(1) %}", ".append()"),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "construct"), BUILT_NAMES, ids=[c[0] for c in BUILT_NAMES])
+def test_names_built_at_render_time_fire(name: str, template: str, construct: str) -> None:
+    issues = template_issues("chat_template", template)
+    assert [i.rule for i in issues] == [TEMPLATE_INJECTION]
+    assert construct in dict(issues[0].evidence)["constructs"].split(",")
+    if construct == "[?]":
+        assert "name built at render time" in issues[0].message
+
+
+@pytest.mark.parametrize("template", [
+    # Dunder words in output are text, not lookups (a GGUF template quoting Python once tripped the checker).
+    "{{ '__init__ is a python method' }} __init__ {{ message['content'] }}",
+    "{% set note = '__class__' %}{{ note }}",
+    # Keys read from the caller's data, or numbers, are not names the template builds.
+    "{% for m in messages %}{{ messages[loop.index0 - 1]['role'] }}{{ m['content'] }}{% endfor %}",
+    "{% set roles = {'user': 'U'} %}{% for m in messages %}{{ roles[m['role']] }}{% endfor %}",
+    "{% for t in tools %}{% for k, v in t.parameters.properties|items %}{{ t.parameters.properties[k] }}"
+    "{% endfor %}{% endfor %}",
+    "{% set i = 0 %}{{ messages[i] }}{{ messages[-1] }}",
+], ids=["output-text", "printed-constant", "index-arithmetic", "data-key", "data-loop-key", "int-variable"])
+def test_names_that_are_not_built_do_not_fire(template: str) -> None:
+    assert template_issues("chat_template", template) == []
+
+
+def test_gguf_template_quoting_dunder_text_passes() -> None:
+    template = LLAMA3 + "{{ 'Call super().__init__() first.' }}"
+    assert inspect_bytes(_gguf_with_template("tokenizer.chat_template", template)).issues == []

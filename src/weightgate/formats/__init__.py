@@ -66,6 +66,7 @@ EXTENSION_CLAIMS: dict[str, frozenset[Format]] = {
     ".pb": frozenset({Format.TF_SAVEDMODEL}),
     ".zip": frozenset({Format.ZIP, Format.PYTORCH_ZIP, Format.KERAS_V3, Format.NUMPY_NPZ}),
     ".tar": frozenset({Format.TAR, Format.PYTORCH_TAR}),
+    ".nemo": frozenset({Format.TAR, Format.GZIP}),  # NeMo saves a tar (older versions gzip it)
     ".gz": frozenset({Format.GZIP}),
     ".bz2": frozenset({Format.BZIP2}),
     ".xz": frozenset({Format.XZ}),

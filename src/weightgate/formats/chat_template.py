@@ -17,18 +17,20 @@ checks/chat_templates.py), so a README quoting `{{ }}` is never judged as one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from weightgate.formats import Format
 from weightgate.formats.base import Issue
 from weightgate.rules import TEMPLATE_INJECTION, TEMPLATE_UNCHECKED, Rule
 
+if TYPE_CHECKING:
+    from weightgate.formats.jinja_values import TemplateValues, Value
+
 # Real templates are under 20 KB; parsing is linear, and this keeps a hostile one from costing seconds.
 MAX_TEMPLATE_CHECK_CHARS = 256 * 1024
 MAX_TEMPLATE_DETAIL_CHARS = 64 * 1024  # what the facts (and so the ML-BOM) keep of each template
-MAX_FOLDED_CHARS = 4096  # constant strings built in the template (`"__cla" ~ "ss__"`) are folded up to this
 MAX_ISSUES_PER_TEMPLATE = 20
 MAX_SHOWN_CHARS = 80
 # A template file is checked whole or not at all. A character is at least one byte, so a file within this
@@ -61,10 +63,18 @@ CALLABLE_GLOBALS = frozenset({"namespace"})
 ATTRIBUTE_FILTERS = frozenset({"map", "select", "reject", "selectattr", "rejectattr", "sort", "groupby", "sum",
                                "unique", "min", "max"})
 STRING_FORMATTERS = frozenset({"format", "format_map"})
-DUNDER = re.compile(r"__")
+# Filters whose attribute argument may also be given by position (jinja2.filters signatures).
+ATTRIBUTE_POSITIONS = {"selectattr": 0, "rejectattr": 0, "groupby": 0, "sum": 0, "sort": 2, "unique": 1,
+                       "min": 1, "max": 1}
+# Methods that change a list, dict or set in place: the ImmutableSandboxedEnvironment transformers renders
+# with refuses them (jinja2.sandbox._mutable_spec), so no working chat template calls them.
+MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "popitem", "remove", "clear", "sort", "reverse", "update", "setdefault",
+    "add", "discard", "difference_update", "intersection_update", "symmetric_difference_update", "appendleft",
+    "extendleft", "popleft", "rotate",
+})
 
 
-Folded = dict[int, str | None]  # node id -> the constant string it evaluates to, if any
 
 
 @dataclass(frozen=True)
@@ -203,8 +213,10 @@ def _parse(text: str) -> object:
 def _hits(tree: object) -> Iterator[_Hit]:
     from jinja2 import nodes
 
-    assert isinstance(tree, nodes.Node)
-    # Iterative throughout: Jinja builds long `a ~ b ~ c ...` chains as deep trees without recursing, so a
+    from weightgate.formats.jinja_values import evaluate
+
+    assert isinstance(tree, nodes.Template)
+    # Iterative throughout: Jinja builds long `a + b + c ...` chains as deep trees without recursing, so a
     # recursive walk here could exhaust the Python stack on a template that parsed fine.
     order: list[tuple[nodes.Node, nodes.Node | None]] = []
     stack: list[tuple[nodes.Node, nodes.Node | None]] = [(tree, None)]
@@ -212,14 +224,12 @@ def _hits(tree: object) -> Iterator[_Hit]:
         node, parent = stack.pop()
         order.append((node, parent))
         stack.extend(reversed([(child, node) for child in node.iter_child_nodes()]))  # source order
-    folded: dict[int, str | None] = {}
-    for node, _ in reversed(order):  # children before their parents
-        folded[id(node)] = _fold(node, folded)
+    values = evaluate(tree, [node for node, _ in order])
     for node, parent in order:
-        yield from _node_hits(node, parent, folded)
+        yield from _node_hits(node, parent, values)
 
 
-def _node_hits(node: object, parent: object, folded: Folded) -> Iterator[_Hit]:
+def _node_hits(node: object, parent: object, values: TemplateValues) -> Iterator[_Hit]:
     from jinja2 import nodes
 
     assert isinstance(node, nodes.Node)
@@ -228,77 +238,66 @@ def _node_hits(node: object, parent: object, folded: Folded) -> Iterator[_Hit]:
         yield _Hit(line, node.attr, f"uses `.{node.attr}`, which reaches attributes through format fields")
     elif isinstance(node, nodes.Getattr | nodes.NSRef) and _unsafe_name(node.attr):
         yield _Hit(line, node.attr, f"reaches `.{_shown(node.attr)}` (object internals)")
-    elif isinstance(node, nodes.Getitem):
-        key = folded.get(id(node.arg))
-        if key is not None and _unsafe_name(key):
-            yield _Hit(line, key, f"reaches `[{_shown(key)!r}]` (object internals through a subscript)")
+    elif isinstance(node, nodes.Getattr) and node.attr in MUTATING_METHODS and isinstance(parent, nodes.Call) \
+            and parent.node is node:
+        yield _Hit(line, f".{node.attr}()", f"calls `.{node.attr}()`, which changes the caller's data in place "
+                   "(the sandbox transformers renders with refuses it)")
+    elif isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Slice):
+        yield from _name_hits(line, values.of(node.arg), "[{}]", "a subscript")
     elif isinstance(node, nodes.Name) and node.ctx == "load" and node.name in ENTRY_GLOBALS:
         plain_call = isinstance(parent, nodes.Call) and parent.node is node and node.name in CALLABLE_GLOBALS
         if not plain_call:
             yield _Hit(line, node.name, f"uses the global `{node.name}`, a classic template-injection entry point")
     elif isinstance(node, nodes.Filter):
-        yield from _filter_hits(node, folded)
+        yield from _filter_hits(node, values)
     elif isinstance(node, nodes.Import | nodes.FromImport | nodes.Include | nodes.Extends):
         tag = {"FromImport": "from-import"}.get(type(node).__name__, type(node).__name__.lower())
         yield _Hit(line, tag, f"uses `{{% {tag} %}}`, which loads other templates")
     elif isinstance(node, nodes.Keyword) and node.key.startswith("_"):
         yield _Hit(line, node.key, f"passes the keyword `{_shown(node.key)}` (builds dunder names)")
-    else:
-        value = folded.get(id(node))
-        # Report the largest constant expression only, not each literal it is built from.
-        if value is not None and DUNDER.search(value) and folded.get(id(parent)) is None:
-            yield _Hit(line, value, f"builds the string {_shown(value)!r}, which names object internals")
 
 
-def _filter_hits(node: object, folded: Folded) -> Iterator[_Hit]:
+def _name_hits(line: int, name: Value, shape: str, how: str) -> Iterator[_Hit]:
+    """Hits for a name used to look something up: each unsafe constant it may be, or that it is built at
+    render time in a way the checker does not follow (and so may be any name)."""
+    for text in name.strings:
+        if _unsafe_name(text):
+            shown = shape.format(repr(_shown(text)))
+            yield _Hit(line, text, f"reaches `{shown}` (object internals through {how})")
+    if name.built:
+        yield _Hit(line, shape.format("?"), f"looks up a name built at render time through {how} (it may name "
+                   "object internals)")
+
+
+def _filter_hits(node: object, values: TemplateValues) -> Iterator[_Hit]:
     from jinja2 import nodes
 
     assert isinstance(node, nodes.Filter)
     line = node.lineno
     if node.name == "attr":
         yield _Hit(line, "|attr", "uses the `attr` filter, which reads any attribute by name")
+        if node.args:
+            yield from _name_hits(line, values.of(node.args[0]), "|attr({})", "the `attr` filter")
         return
-    if node.name == "format" and "%c" in (folded.get(id(node.node)) or ""):
+    if node.name == "format" and node.node is not None \
+            and any("%c" in text for text in values.of(node.node).strings):
         yield _Hit(line, "|format %c", "builds characters from their codes with `%c`")
     if node.name not in ATTRIBUTE_FILTERS:
         return
-    if node.name in ("map", "select", "reject") and node.args and folded.get(id(node.args[0])) == "attr":
+    if node.name in ("map", "select", "reject") and node.args and "attr" in values.of(node.args[0]).strings:
         yield _Hit(line, f"|{node.name}('attr')", f"applies the `attr` filter through `{node.name}`")
-    for keyword in node.kwargs:
-        if keyword.key != "attribute":
-            continue
-        path = folded.get(id(keyword.value))
-        if path is None:
+    named = [k.value for k in node.kwargs if k.key == "attribute"]
+    position = ATTRIBUTE_POSITIONS.get(node.name)
+    if position is not None and len(node.args) > position:
+        named.append(node.args[position])
+    for argument in named:
+        path = values.of(argument)
+        for text in path.strings:
+            if any(_unsafe_name(part) for part in text.split(".")):
+                yield _Hit(line, text, f"`{node.name}` reaches the attribute {_shown(text)!r}")
+        if path.built or path.open == "data":
             yield _Hit(line, f"|{node.name}(attribute=?)", f"`{node.name}` looks up an attribute whose name is "
-                       "computed at render time")
-        elif any(_unsafe_name(part) for part in path.split(".")):
-            yield _Hit(line, path, f"`{node.name}` reaches the attribute {_shown(path)!r}")
-
-
-def _fold(node: object, folded: Folded) -> str | None:
-    """The value of a constant string expression (literals joined with `~` or `+`, or repeated with `*`),
-    from its children's values, or None. Folding is done here, bounded, never by Jinja: its own constant
-    folding would evaluate `9**9**9`."""
-    from jinja2 import nodes
-
-    if isinstance(node, nodes.Const):
-        return node.value if isinstance(node.value, str) else None
-    if isinstance(node, nodes.Concat):
-        parts = [folded.get(id(part)) for part in node.nodes]
-        return _bounded("".join(p for p in parts if p is not None)) if None not in parts else None
-    if isinstance(node, nodes.Add):
-        left, right = folded.get(id(node.left)), folded.get(id(node.right))
-        return _bounded(left + right) if left is not None and right is not None else None
-    if isinstance(node, nodes.Mul):
-        for text_node, count_node in ((node.left, node.right), (node.right, node.left)):
-            text = folded.get(id(text_node))
-            if text is not None and isinstance(count_node, nodes.Const) and isinstance(count_node.value, int):
-                return _bounded(text * max(0, min(count_node.value, MAX_FOLDED_CHARS // max(1, len(text)) + 1)))
-    return None
-
-
-def _bounded(text: str) -> str:
-    return text[:MAX_FOLDED_CHARS]
+                       "built at render time")
 
 
 def _unsafe_name(name: str) -> bool:

@@ -15,6 +15,7 @@ import json
 
 from weightgate.formats.base import CUSTOM_CODE_DETAIL, Issue
 from weightgate.formats.chat_template import template_details, template_issues
+from weightgate.formats.configcode import fetch_code_issues
 from weightgate.formats.keras import config_value_issues
 from weightgate.rules import TEMPLATE_UNCHECKED
 
@@ -36,6 +37,7 @@ def config_facts(value: object) -> tuple[dict[str, str], list[Issue]]:
     if isinstance(value.get("class_name"), str) and "config" in value:
         details["keras_model_class"] = value["class_name"][:MAX_REFERENCE_CHARS]
         issues.extend(config_value_issues(value))
+    issues.extend(fetch_code_issues(value))  # trust_remote_code, hub attention kernels, code in other repos
     custom = [key for key in CUSTOM_CODE_KEYS if key in value]
     if custom:
         details[CUSTOM_CODE_DETAIL] = ",".join(custom)

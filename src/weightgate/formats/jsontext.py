@@ -16,6 +16,7 @@ import json
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Issue
 from weightgate.formats.chat_template import MAX_TEMPLATE_FILE_BYTES, jinja_text_details
+from weightgate.formats.configcode import MAX_YAML_BYTES, TARGET_MARKER, target_issues, yaml_target_issues
 from weightgate.formats.hfconfig import config_facts
 from weightgate.rules import MALFORMED_FILE
 
@@ -74,6 +75,8 @@ class JsonInspector:
         config_details, config_issues = config_facts(value)
         inspection.details.update(config_details)
         inspection.issues.extend(config_issues)
+        if TARGET_MARKER in self._buf:  # Hydra / NeMo configs: only they name `_target_`, and most JSON is large
+            inspection.issues.extend(target_issues(value))
         return inspection
 
 
@@ -139,11 +142,25 @@ class TextInspector:
         self._offset = 0
         # None once the text is known to be larger than any template the checker takes.
         self._kept: bytearray | None = bytearray() if size <= MAX_TEMPLATE_FILE_BYTES else None
+        # YAML configs (Hydra, NeMo's model_config.yaml) are judged for `_target_`: kept up to MAX_YAML_BYTES,
+        # and past it only whether the marker occurs (a larger config with targets fails closed).
+        self._config: bytearray | None = bytearray()
+        self._marker_seen = False
+        self._tail = b""
 
     def feed(self, chunk: memoryview) -> None:
         if self._problem is None:
             self._check(bytes(chunk), final=False)
         self._offset += len(chunk)
+        if self._problem is None and not self._marker_seen:
+            window = self._tail + bytes(chunk)
+            self._marker_seen = TARGET_MARKER in window
+            self._tail = window[-(len(TARGET_MARKER) - 1):]
+        if self._config is not None:
+            if self._offset > MAX_YAML_BYTES or self._problem is not None:
+                self._config = None
+            else:
+                self._config += chunk
         if self._kept is not None:
             if self._offset > MAX_TEMPLATE_FILE_BYTES or self._problem is not None:
                 self._kept = None
@@ -168,7 +185,11 @@ class TextInspector:
         details = {"encoding": "utf-8"}
         if self._kept is not None:
             details.update(jinja_text_details(bytes(self._kept)))
-        return Inspection(Format.TEXT, details)
+        inspection = Inspection(Format.TEXT, details)
+        if self._marker_seen:
+            data = bytes(self._config) if self._config is not None else None  # None: over MAX_YAML_BYTES
+            inspection.issues.extend(yaml_target_issues(data, self._offset))
+        return inspection
 
 
 def _malformed(inspection: Inspection, message: str) -> Inspection:

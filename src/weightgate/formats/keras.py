@@ -25,6 +25,7 @@ from weightgate.formats.base import Issue
 from weightgate.rules import (
     KERAS_CUSTOM_OBJECT,
     KERAS_LAMBDA,
+    KERAS_LAYER_LOADS_FILE,
     KERAS_UNSAFE_DESERIALIZATION,
     MALFORMED_FILE,
     Severity,
@@ -48,6 +49,16 @@ CODE_RUNNING_MODULES = frozenset({
     "socket", "ctypes", "code", "codeop", "pty", "webbrowser", "pip", "types", "functools", "operator",
 })
 LAMBDA_CLASS, LAMBDA_OBJECT, FUNCTION_CLASS = "Lambda", "__lambda__", "function"
+# Built-in layers that read a file named in their config when the model is built, safe mode or not:
+# the lookup layers read a `vocabulary` given as a path (CVE-2025-12058); Keras Hub tokenizers read their
+# vocabulary, merges or SentencePiece proto the same way.
+PATH_FIELDS_BY_CLASS: dict[str, tuple[str, ...]] = {
+    "StringLookup": ("vocabulary",), "IntegerLookup": ("vocabulary",), "TextVectorization": ("vocabulary",),
+}
+TOKENIZER_PATH_FIELDS: tuple[str, ...] = ("vocabulary", "merges", "proto", "spm_proto")
+# Layers that load another model: TFSMLayer restores a SavedModel from its `filepath` and runs its graph
+# (CVE-2026-1462).
+MODEL_LOADING_CLASSES = frozenset({"TFSMLayer"})
 IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{1,63}")
 
 
@@ -194,10 +205,30 @@ def _function_issues(node: _Node) -> Iterator[Issue]:
 
 
 def _class_issues(node: _Node) -> Iterator[Issue]:
+    yield from _file_loading_issues(node)
     if node.module is not None and not _is_keras(node.module):
         yield _outside_keras(node, node.module, node.label)
     elif _custom_registration(node.registered_name):
         yield _outside_keras(node, node.registered_name or "", node.label)
+
+
+def _file_loading_issues(node: _Node) -> Iterator[Issue]:
+    """WG538: built-in layers whose config names a file to read or a model to load."""
+    inner = node.config if isinstance(node.config, dict) else {}
+    if node.class_name in MODEL_LOADING_CLASSES:
+        path = _str(inner.get("filepath")) or "an unnamed path"
+        yield Issue(KERAS_LAYER_LOADS_FILE, f"{node.label} loads the SavedModel at {_shown(path)!r} and runs its "
+                    "graph when the model is loaded", evidence=(("object", node.label), ("path", _shown(path))))
+        return
+    fields = PATH_FIELDS_BY_CLASS.get(node.class_name)
+    if fields is None and node.class_name.endswith("Tokenizer"):
+        fields = TOKENIZER_PATH_FIELDS
+    for field in fields or ():
+        named = inner.get(field)
+        if isinstance(named, str) and named:
+            yield Issue(KERAS_LAYER_LOADS_FILE, f"{node.label} reads its `{field}` from the file {_shown(named)!r} "
+                        "when the model is loaded", evidence=(("object", node.label), ("field", field),
+                                                              ("path", _shown(named))))
 
 
 def _outside_keras(node: _Node, origin: str, what: str) -> Issue:
