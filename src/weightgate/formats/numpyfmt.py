@@ -98,8 +98,8 @@ def inspect_npy(prefix: bytes, total: int) -> Inspection:
     if isinstance(parsed, BaseException):
         return _malformed(inspection, f".npy header is not a Python literal ({type(parsed).__name__})")
     problem = _header_problem(parsed)
-    if problem:
-        return _malformed(inspection, problem)
+    if problem or not isinstance(parsed, dict):
+        return _malformed(inspection, problem or ".npy header is not a dict")
     descr, shape = parsed["descr"], parsed["shape"]
     details = inspection.details
     details["dtype"] = str(descr)[:MAX_DETAIL_CHARS]
