@@ -2,9 +2,9 @@
 
 Benign files are written by joblib.dump itself, from builtins and numpy only (all allowlisted, joblib's
 NumpyArrayWrapper included: the walker steps over exactly what joblib.load reads after it); the pre-1.2 layout
-without alignment padding is what joblib.dump still writes to a stream it cannot `tell()` in. Hostile and odd files are assembled from opcodes (tests/formats/
-pickles.py) with the raw array bytes inserted after the wrapper's BUILD the way joblib writes them
-(NumpyArrayWrapper.write_array in joblib/numpy_pickle.py).
+without alignment padding is what joblib.dump still writes to a stream it cannot `tell()` in. Hostile and odd
+files are assembled from opcodes (tests/formats/pickles.py) with the raw array bytes inserted after the wrapper's
+BUILD the way joblib writes them (NumpyArrayWrapper.write_array in joblib/numpy_pickle.py).
 """
 
 from __future__ import annotations
