@@ -20,6 +20,7 @@ from hypothesis import given
 
 from hardening.fuzzing import CHUNKINGS, bounded, feed, mutated, seeds_from, shares_parser, sniff
 from weightgate.formats import Format, pickle_walk
+from weightgate.formats.joblib_arrays import NumpyDtype
 from weightgate.formats.members import Nesting
 from weightgate.formats.picklefmt import PickleInspector
 from weightgate.formats.sniff import new_inspector
@@ -417,3 +418,14 @@ def test_mutated_joblib_files(data: bytes, chunking: tuple[int, ...]) -> None:
     with bounded():
         sniff(data, chunking)
         feed(PickleInspector(Format.JOBLIB, Nesting(new_inspector)), data, chunking)
+
+
+@pytest.mark.parametrize(("flags", "followed"), [
+    ((False, True), True), ((0, 1), True),  # Python 3's numpy, and Python 2's (joblib 0.9-0.11 files)
+    ((0, 2), False), ((None, True), False), ((1, 1), False),  # near misses: not how numpy pickles a dtype
+])
+def test_dtype_constructor_flags_python_2_wrote_as_ints_are_followed(flags: tuple[object, object],
+                                                                      followed: bool) -> None:
+    dtype = NumpyDtype(("i8", *flags))
+    dtype.set_state((3, "<", None, None, None, -1, -1, 0))
+    assert (dtype.problem is None) is followed

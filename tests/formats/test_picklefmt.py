@@ -382,3 +382,14 @@ def test_globals_are_recorded_as_facts() -> None:
     assert details["pickle_globals"].split(",")[:3] == ["collections.OrderedDict",
                                                          "torch._utils._rebuild_tensor_v2", "torch.FloatStorage"]
     assert details["persistent_ids"] == "4"
+
+
+def test_python_2_names_of_plain_instances_are_mapped_and_allowed() -> None:
+    # What Python 2's pickle.dumps(obj, 0) writes for an instance of a new-style class (here the class is
+    # collections.OrderedDict, allowlisted): copy_reg._reconstructor with base __builtin__.object.
+    data = (b"ccopy_reg\n_reconstructor\n(ccollections\nOrderedDict\nc__builtin__\nobject\nNtR.")
+    result = inspect_all_chunkings(data)
+    assert [issue.rule.id for issue in result.issues] == []
+    assert "copyreg._reconstructor" in result.details["pickle_globals"]
+    evil = data.replace(b"ccollections\nOrderedDict", b"cos\nsystem")  # near miss: the class is judged
+    assert [issue.rule.id for issue in inspect_all_chunkings(evil).issues] == ["WG502"]
