@@ -244,7 +244,8 @@ PICKLE_GLOBAL_NOT_ALLOWLISTED = _rule(
     "references. weightgate accepts only an allowlist: what PyTorch's weights-only loader accepts for plain "
     "tensors and containers, plain builtins, numpy's array reconstructors, plain protocol 0-2 instances, "
     "joblib's array wrapper, TorchScript's list builders inside zips, the policy's `pickle.allow_globals` "
-    "and the curated library lists it switches on with `pickle.allow_profiles`. Everything else is reported with its module.name, opcode and byte offset, as is "
+    "and the curated library lists it switches on with `pickle.allow_profiles`. Everything else is reported "
+    "with its module.name, opcode and byte offset, as is "
     "any import or call the walker cannot name from the bytes (names computed at load time, calls on values "
     "returned by other calls, BUILD on a global itself): denylist scanners have been bypassed exactly there.",
     "Re-save the weights as safetensors. If the global belongs to a library with a profile (numpy, sklearn, "
