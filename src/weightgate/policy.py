@@ -27,6 +27,7 @@ from weightgate.evidence.policy import (
 from weightgate.findings import Location, Waiver
 from weightgate.formats import Format
 from weightgate.formats.pickle_allowlist import policy_entry_problem
+from weightgate.formats.pickle_profiles import profile_globals
 from weightgate.governance.policy import GovernancePolicy, build_governance
 from weightgate.jsonschemas import schema_errors
 from weightgate.rules import Level
@@ -98,6 +99,7 @@ class Policy:
     waivers: tuple[PolicyWaiver, ...]
     governance: GovernancePolicy = field(default_factory=GovernancePolicy)
     pickle_allow_globals: tuple[str, ...] = ()  # `module.name` or `module.*` added to the pickle allowlist
+    pickle_allow_profiles: tuple[str, ...] = ()  # curated library profiles (formats/pickle_profiles.py)
     # How network mirrors are reached (mirrors.*); --ca-bundle and the --*-endpoint options override these.
     allow_http: bool = False
     ca_bundle: Path | None = None
@@ -118,6 +120,11 @@ class Policy:
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
+
+    @property
+    def pickle_extra_globals(self) -> tuple[str, ...]:
+        """Everything the policy adds to the pickle allowlist: its own entries and its profiles' entries."""
+        return self.pickle_allow_globals + profile_globals(self.pickle_allow_profiles)
 
 
 def default_policy_text() -> str:
@@ -198,6 +205,8 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str, *
         ),
         governance=build_governance(data, base, Location(source, doc.line_of(("registry",))), doc.line_of),
         pickle_allow_globals=_pickle_allow_globals(data, doc, source),
+        # The schema's enum refuses unknown names (tests/formats/test_pickle_profiles.py keeps it in step).
+        pickle_allow_profiles=tuple(data.get("pickle", {}).get("allow_profiles", ())),
         allow_http=bool(mirrors.get("allow_http", False)),
         ca_bundle=(base / mirrors["ca_bundle"]).resolve() if mirrors.get("ca_bundle") else None,
         hf_endpoint=mirrors.get("hf_endpoint") or None,

@@ -242,12 +242,15 @@ PICKLE_GLOBAL_NOT_ALLOWLISTED = _rule(
     "WG501", "pickle-global-not-allowlisted", "Pickle imports a global that is not allowlisted", C,
     "Unpickling imports every global the pickle names and may call it, so a pickle runs whatever code it "
     "references. weightgate accepts only an allowlist: what PyTorch's weights-only loader accepts for plain "
-    "tensors and containers, plain builtins, numpy's array reconstructors, and the policy's "
-    "`pickle.allow_globals`. Everything else is reported with its module.name, opcode and byte offset, as is "
+    "tensors and containers, plain builtins, numpy's array reconstructors, plain protocol 0-2 instances, "
+    "joblib's array wrapper, TorchScript's list builders inside zips, the policy's `pickle.allow_globals` "
+    "and the curated library lists it switches on with `pickle.allow_profiles`. Everything else is reported "
+    "with its module.name, opcode and byte offset, as is "
     "any import or call the walker cannot name from the bytes (names computed at load time, calls on values "
     "returned by other calls, BUILD on a global itself): denylist scanners have been bypassed exactly there.",
-    "Re-save the weights as safetensors. If the global is a class you have reviewed and trust, add it to "
-    "`pickle.allow_globals` in the policy.",
+    "Re-save the weights as safetensors. If the global belongs to a library with a profile (numpy, sklearn, "
+    "gensim, xgboost, lightgbm, torchscript), add the profile to `pickle.allow_profiles`; if it is a class "
+    "you have reviewed and trust, add it to `pickle.allow_globals` in the policy.",
 )
 PICKLE_DENIED_GLOBAL = _rule(
     "WG502", "pickle-denied-global", "Pickle imports a callable that runs code or reaches the system", C,

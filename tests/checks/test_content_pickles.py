@@ -60,3 +60,25 @@ def test_seven_zip_wrapped_files_fail_closed_by_format_policy(ws) -> None:
     report = ws.check(ws.write_manifest([ws.artifact("a", files={"model.7z": b"7z\xbc\xaf\x27\x1c\x00\x04" +
                                                                 bytes(64)})]))
     assert rule_ids(report) == ["WG401"]
+
+
+def test_a_profile_allowlists_a_librarys_classes_through_the_gate(ws) -> None:
+    files = {"model.pkl": dumps({"lda": NewObj(G("gensim.models.ldamodel", "LdaModel"), ())}, 4)}
+    manifest = ws.write_manifest([ws.artifact("a", files=files)])
+    assert rule_ids(ws.check(manifest, policy=ws.write_policy(formats=PERMIT_TORCH))) == ["WG501"]
+    gensim = ws.write_policy(formats=PERMIT_TORCH, pickle={"allow_profiles": ["gensim"]})
+    assert rule_ids(ws.check(manifest, policy=gensim)) == []
+    other = ws.write_policy(formats=PERMIT_TORCH, pickle={"allow_profiles": ["sklearn"]})  # near miss
+    assert rule_ids(ws.check(manifest, policy=other)) == ["WG501"]
+
+
+def test_a_profile_never_lifts_the_deny_set(ws) -> None:
+    files = {"model.pkl": dumps([NewObj(G("gensim.models.ldamodel", "LdaModel"), ()), call("os", "system", "id")], 4)}
+    policy = ws.write_policy(formats=PERMIT_TORCH, pickle={"allow_profiles": ["gensim", "numpy", "sklearn"]})
+    assert rule_ids(ws.check(ws.write_manifest([ws.artifact("a", files=files)]), policy=policy)) == ["WG502"]
+
+
+def test_an_unknown_profile_is_a_policy_error(ws) -> None:
+    policy = ws.write_policy(pickle={"allow_profiles": ["gensym"]})
+    with pytest.raises(PolicyError, match="'gensym' is not one of: gensim, "):
+        ws.check(ws.write_manifest([ws.artifact("a")]), policy=policy)

@@ -91,3 +91,26 @@ def test_numpy_written_object_spelling_is_not_reported_as_unknown() -> None:
     result = inspect_all_chunkings(npy(np.array([1, "x"], dtype=object), allow_pickle=True))
     assert result.details["object_dtype"] == "true"
     assert MALFORMED_FILE.id not in {issue.rule.id for issue in result.issues}
+
+
+@pytest.mark.parametrize("version", [b"\x01\x00", b"\x02\x00"])
+def test_python_2_headers_are_read_as_numpy_reads_them(version: bytes) -> None:
+    # Python 2's numpy wrote `2L` in shapes; numpy's _read_array_header drops the L for versions 1.0 and 2.0.
+    header = b"{'descr': u'<f8', 'fortran_order': False, 'shape': (2L, 3L), }"
+    result = inspect_bytes(npy_with_header(header, bytes(48), version))
+    assert result.issues == []
+    assert result.details["shape"] == "(2, 3)"
+
+
+def test_python_2_long_suffixes_are_not_accepted_in_version_3() -> None:
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2L,), }"  # near miss: numpy refuses it too
+    result = inspect_bytes(npy_with_header(header, bytes(16), b"\x03\x00"))
+    assert [issue.rule for issue in result.issues] == [MALFORMED_FILE]
+
+
+def test_bytes_after_an_object_arrays_pickle_are_not_read() -> None:
+    # numpy.load reads one pickle and never looks further; numpy's own test files end in a newline there.
+    data = npy(np.array([1, "a"], dtype=object), allow_pickle=True) + b"\n"
+    result = inspect_all_chunkings(data)
+    assert [issue.rule.id for issue in result.issues] == []
+    assert result.details["raw_bytes_after_pickles"] == "1"

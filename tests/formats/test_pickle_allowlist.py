@@ -80,3 +80,25 @@ def test_only_named_non_allowlisted_globals_can_be_allowed_by_policy() -> None:
     assert not allowed_by_policy(named, [])
     assert not allowed_by_policy(unnamed, ["mylib.*"])
     assert not allowed_by_policy(denied, ["os.*"])
+
+
+@pytest.mark.parametrize("name", [
+    "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+    "torch.jit._pickle.build_tensorlist", "torch.jit._pickle.restore_type_tag",
+])
+def test_torchscript_list_builders_are_allowed_in_zips_and_denied_nowhere(name: str) -> None:
+    assert denied_family(name) is None  # identity functions, though torch.jit is denied
+    assert is_allowlisted(name, in_zip=True)
+    assert not is_allowlisted(name)  # near miss: a plain pickle has no use for them
+
+
+def test_the_rest_of_torch_jit_stays_denied_in_zips() -> None:
+    assert denied_family("torch.jit._pickle.other") == "imports and code loading"
+    assert not is_allowlisted("torch.jit.load", in_zip=True)
+    assert policy_entry_problem("torch.jit._pickle.*") is not None
+
+
+def test_plain_protocol_0_to_2_instances_are_allowlisted() -> None:
+    # pickle.dumps(instance, protocol=0..1) names copyreg._reconstructor and builtins.object.
+    assert is_allowlisted("copyreg._reconstructor") and is_allowlisted("builtins.object")
+    assert denied_family("builtins.type") == "attribute access gadgets"  # near miss: type() makes classes

@@ -46,8 +46,7 @@ CASES = [
          {"compression": "zlib", "protocol": "4"}),
     Case("joblib-gzip", lambda: gzip.compress(pickle.dumps(samples.PLAIN_DATA, protocol=5)), Format.JOBLIB,
          {"compression": "gzip", "protocol": "5"}),
-    Case("joblib-plain", samples.joblib_pickle, Format.JOBLIB, {"protocol": "4"},
-         issues=("WG501",)),  # joblib's NumpyArrayWrapper is not on the pickle allowlist
+    Case("joblib-plain", samples.joblib_pickle, Format.JOBLIB, {"protocol": "4"}),
     Case("zip", lambda: samples.zip_of({"README.txt": b"hi", "weights.bin": bytes(64)}), Format.ZIP,
          {"members": "2", "member_names": "README.txt,weights.bin"}),
     Case("zip-empty", lambda: samples.zip_of({}), Format.ZIP, {"members": "0"}),

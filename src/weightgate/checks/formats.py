@@ -81,7 +81,7 @@ def issue_findings(issues: Iterable[Issue], policy: Policy, where: Location, art
     """Inspector issues as located findings, less pickle globals the policy adds to the allowlist; shared
     with `scan`."""
     for issue in issues:
-        if allowed_by_policy(issue, policy.pickle_allow_globals):
+        if allowed_by_policy(issue, policy.pickle_extra_globals):
             continue
         yield Finding(issue.rule, f"{path}: {issue.message}", where, artifact_id, path,
                       severity_override=issue.severity_override, evidence=issue.evidence,

@@ -57,8 +57,10 @@ EXTENSION_CLAIMS: dict[str, frozenset[Format]] = {
     ".json": frozenset({Format.JSON}),
     ".jsonl": frozenset({Format.JSONL}),
     ".parquet": frozenset({Format.PARQUET}),
-    ".pkl": frozenset({Format.PICKLE}),
-    ".pickle": frozenset({Format.PICKLE}),
+    # joblib.dump files are pickles, and joblib's and scikit-learn's docs name them .pkl; a compressed pickle is
+    # what joblib.dump(compress=...) writes, and it is detected as joblib.
+    ".pkl": frozenset({Format.PICKLE, Format.JOBLIB}),
+    ".pickle": frozenset({Format.PICKLE, Format.JOBLIB}),
     ".joblib": frozenset({Format.JOBLIB, Format.PICKLE}),
     ".pt": frozenset({Format.PYTORCH_ZIP, Format.PYTORCH_TAR, Format.PICKLE}),
     ".pth": frozenset({Format.PYTORCH_ZIP, Format.PYTORCH_TAR, Format.PICKLE}),
@@ -67,9 +69,9 @@ EXTENSION_CLAIMS: dict[str, frozenset[Format]] = {
     ".zip": frozenset({Format.ZIP, Format.PYTORCH_ZIP, Format.KERAS_V3, Format.NUMPY_NPZ}),
     ".tar": frozenset({Format.TAR, Format.PYTORCH_TAR}),
     ".nemo": frozenset({Format.TAR, Format.GZIP}),  # NeMo saves a tar (older versions gzip it)
-    ".gz": frozenset({Format.GZIP}),
-    ".bz2": frozenset({Format.BZIP2}),
-    ".xz": frozenset({Format.XZ}),
+    ".gz": frozenset({Format.GZIP, Format.JOBLIB}),
+    ".bz2": frozenset({Format.BZIP2, Format.JOBLIB}),
+    ".xz": frozenset({Format.XZ, Format.JOBLIB}),
     ".7z": frozenset({Format.SEVEN_ZIP}),
     ".zst": frozenset({Format.ZSTD}),
     ".txt": frozenset({Format.TEXT}),

@@ -63,7 +63,9 @@ class NumpyDtype:
         self._args_problem: str | None = None
         self._state_problem: str | None = "never gets its state (BUILD)"
         # numpy.dtype(code, align, copy): copy=False would hand out numpy's shared instance for BUILD to change.
-        if not (isinstance(args, tuple) and len(args) == 3 and args[1] is False and args[2] is True):
+        # Python 2 numpy (the joblib 0.9-0.11 files of Python 2 and 3 alike) wrote the flags as the ints 0 and 1,
+        # which numpy's bool converter reads the same way.
+        if not (isinstance(args, tuple) and len(args) == 3 and _flag(args[1]) is False and _flag(args[2]) is True):
             self._args_problem = "is not built as numpy pickles one, numpy.dtype(code, False, True)"
         else:
             self._args_problem = self._size_from_code(args[0])
@@ -108,6 +110,15 @@ class NumpyDtype:
             return "state's flags disagree with its kind about holding Python objects"
         self.hasobject = hasobject
         return None
+
+
+def _flag(value: object) -> bool | None:
+    """A dtype constructor flag as numpy writes it: a bool, or the int 0 or 1 of Python 2's numpy."""
+    if type(value) is bool:
+        return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    return None
 
 
 def _hasobject(flags: object) -> bool | None:

@@ -1,6 +1,8 @@
 """NumPy .npy files: the header dict (dtype, shape, order) and whether the data size matches it.
 
-The header is a Python dict literal; `ast.literal_eval` parses literals only and never evaluates code.
+The header is a Python dict literal; `ast.literal_eval` parses literals only and never evaluates code. Headers
+that Python 2 wrote (`(2L, 3L)` shapes) are read as numpy's `_read_array_header` reads them: for format
+versions 1.0 and 2.0 only, and only after a first parse failed, the `L` after each number token is dropped.
 An object dtype means the data section is a pickle (`numpy.load(allow_pickle=True)` unpickles it): it is
 recorded as a fact, and the pickle is walked like any other, its globals judged against the allowlist.
 """
@@ -8,8 +10,10 @@ recorded as a fact, and the pickle is walked like any other, its globals judged 
 from __future__ import annotations
 
 import ast
+import io
 import math
 import re
+import tokenize
 
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Inspector, Issue
@@ -23,6 +27,7 @@ HEADER_LENGTH_WIDTH = {(1, 0): 2, (2, 0): 4, (3, 0): 4}
 MAX_HEADER_BYTES = 64 * 1024  # numpy itself refuses headers over 10,000 bytes unless told otherwise
 HEADER_KEYS = frozenset({"descr", "fortran_order", "shape"})
 MAX_DETAIL_CHARS = 200
+PYTHON2_VERSIONS = ("1.0", "2.0")  # numpy filters Python 2 long suffixes only for these (version <= (2, 0))
 
 _SIMPLE_DESCR = re.compile(r"[<>|=]?([?biufcmMSUVO])(\d*)(\[\w+\])?")
 
@@ -89,13 +94,12 @@ def inspect_npy(prefix: bytes, total: int) -> Inspection:
     header = _header_text(prefix, inspection)
     if header is None:
         return inspection
-    try:
-        parsed = ast.literal_eval(header)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        return _malformed(inspection, f".npy header is not a Python literal ({type(exc).__name__})")
+    parsed = _literal(header, python2=inspection.details.get("npy_version") in PYTHON2_VERSIONS)
+    if isinstance(parsed, BaseException):
+        return _malformed(inspection, f".npy header is not a Python literal ({type(parsed).__name__})")
     problem = _header_problem(parsed)
-    if problem:
-        return _malformed(inspection, problem)
+    if problem or not isinstance(parsed, dict):
+        return _malformed(inspection, problem or ".npy header is not a dict")
     descr, shape = parsed["descr"], parsed["shape"]
     details = inspection.details
     details["dtype"] = str(descr)[:MAX_DETAIL_CHARS]
@@ -112,6 +116,30 @@ def inspect_npy(prefix: bytes, total: int) -> Inspection:
         details["object_dtype"] = "true"  # the data section is a pickle; do not check its size
         return inspection
     return _check_data_size(inspection, descr, shape, total - len(prefix))
+
+
+def _literal(header: str, python2: bool) -> object:
+    """The header's value, or the exception that parsing it raised."""
+    try:
+        return ast.literal_eval(header)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        if not python2 or not isinstance(exc, SyntaxError):
+            return exc
+    try:
+        return ast.literal_eval(_drop_long_suffixes(header))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, tokenize.TokenError) as exc:
+        return exc
+
+
+def _drop_long_suffixes(header: str) -> str:
+    """numpy's `_filter_header`: Python 3 tokenizes `2L` as the number 2 and the name L; drop that name."""
+    tokens: list[tokenize.TokenInfo] = []
+    after_number = False
+    for token in tokenize.generate_tokens(io.StringIO(header).readline):
+        if not (after_number and token.type == tokenize.NAME and token.string == "L"):
+            tokens.append(token)
+        after_number = token.type == tokenize.NUMBER
+    return tokenize.untokenize(tokens)
 
 
 def _header_text(prefix: bytes, inspection: Inspection) -> str | None:

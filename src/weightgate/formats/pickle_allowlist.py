@@ -5,7 +5,14 @@ weights-only unpickler accepts for plain state dicts (`_get_allowed_globals()` i
 pytorch/pytorch torch/_weights_only_unpickler.py: collections.OrderedDict/Counter, the `torch._utils._rebuild_*`
 functions, `torch._tensor._rebuild_from_type_v2`, the storage and tensor classes, dtypes, torch.Size,
 torch.device, `_codecs.encode`, builtins set/bytearray/complex), plus the plain-data builtins and the numpy
-reconstructors that numpy's own pickles of arrays, dtypes and scalars name (protocols 2-5).
+reconstructors that numpy's own pickles of arrays, dtypes and scalars name (protocols 2-5), plus what plain
+protocol 0-2 pickles of ordinary objects name (`copyreg._reconstructor` with its `object` base), and joblib's
+`NumpyArrayWrapper`, whose array data the walker steps over exactly as joblib.load reads it. Library classes
+beyond that come in curated profiles (`pickle_profiles`), switched on by the policy.
+
+TorchScript archives (`torch.jit.save`) name list builders under `torch.jit._pickle`; they are identity
+functions in Python and list constructors in TorchScript's own unpickler, so they are judged by what they do:
+allowed in pickles inside zip archives, where torch.jit.save writes them, and not denied anywhere.
 
 The deny set is for callables that run code, load code or other pickles, reach the operating system, the
 network or native code, or serve as gadgets (getattr, attrgetter, partial). A policy can never allowlist them,
@@ -42,6 +49,15 @@ TORCH_QSCHEMES = (
     "per_channel_affine_float_qparams",
 )
 NUMPY_CORE_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+# torch/jit/_pickle.py: `build_intlist(data): return data` and its siblings; `restore_type_tag(value, type_str)`
+# returns value; `build_tensor_from_id(data)` returns data when it is an int (else None). torch.jit.load's C++
+# unpickler builds the typed list (or tags its type) from the one argument and calls nothing else.
+TORCHSCRIPT_PICKLE_HELPERS: frozenset[str] = frozenset(
+    f"torch.jit._pickle.{name}" for name in (
+        "build_intlist", "build_doublelist", "build_boollist", "build_tensorlist", "build_complexlist",
+        "build_tensor_from_id", "restore_type_tag",
+    )
+)
 
 ALLOWED_GLOBALS: frozenset[str] = frozenset({
     "collections.OrderedDict", "collections.Counter",
@@ -65,6 +81,19 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset({
     # protocol 5 pickles of arrays: numpy.core.numeric._frombuffer(buffer, dtype, shape, order)
     "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer",
     "numpy.ndarray", "numpy.dtype",
+    # A dict whose default_factory is another global, judged on its own; unpickling fills it with SETITEMS and
+    # never calls the factory.
+    "collections.defaultdict",
+    # Protocol 0-2 pickles of any plain class instance: _reconstructor(cls, base, state) is object.__new__(cls)
+    # for base `object`, else base.__new__(cls, state) and base.__init__; cls and base are globals of the same
+    # stream, judged on their own, so it reaches no constructor the allowlist does not already allow.
+    # Python 2 writes them as copy_reg._reconstructor and __builtin__.object; the walker maps those names as
+    # the unpickler does (_compat_pickle, protocols 0-2).
+    "copyreg._reconstructor", "builtins.object",
+    # joblib.load reads the array data after a wrapper's BUILD; the walker steps over exactly those bytes
+    # (joblib_arrays), and the class's __init__ only stores attributes. Not NDArrayWrapper or ZNDArrayWrapper
+    # (joblib < 0.10): they read another file whose name the pickle gives.
+    "joblib.numpy_pickle.NumpyArrayWrapper",
 })
 
 # Deny families: (family, what it can do). Entries are module prefixes (the module and everything below it)
@@ -100,7 +129,7 @@ _DENIED_PREFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("attribute access gadgets", (
         "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.hasattr", "operator.attrgetter",
         "operator.methodcaller", "operator.itemgetter", "_operator", "functools.partial",
-        "functools.partialmethod", "functools.reduce", "inspect", "builtins.object", "builtins.type",
+        "functools.partialmethod", "functools.reduce", "inspect", "builtins.type",
     )),
 )
 # Attribute names that mean the same thing under whatever module they are reached through.
@@ -120,6 +149,8 @@ _NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 def denied_family(name: str) -> str | None:
     """The deny family of a dotted global name, or None when it is not denied."""
+    if name in TORCHSCRIPT_PICKLE_HELPERS:
+        return None  # identity functions under the denied torch.jit: judged by what they do
     for family, prefixes in _DENIED_PREFIXES:
         if any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes):
             return family
@@ -132,10 +163,13 @@ def denied_family(name: str) -> str | None:
     return None
 
 
-def is_allowlisted(name: str, extra: Iterable[str] = ()) -> bool:
-    """True when `name` is on the built-in allowlist or matches a policy entry, and is not denied."""
+def is_allowlisted(name: str, extra: Iterable[str] = (), in_zip: bool = False) -> bool:
+    """True when `name` is on the built-in allowlist or matches a policy entry, and is not denied. `in_zip`:
+    the pickle is a zip member, where TorchScript's list builders belong."""
     if denied_family(name) is not None:
         return False
+    if in_zip and name in TORCHSCRIPT_PICKLE_HELPERS:
+        return True
     return name in ALLOWED_GLOBALS or any(_matches(pattern, name) for pattern in extra)
 
 

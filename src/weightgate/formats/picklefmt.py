@@ -139,8 +139,23 @@ def _storage_element_size(record: object) -> int | None:
     return None
 
 
+class NpyObjectLayout:
+    """The data section of a .npy object array: numpy's read_array makes one pickle.load call and never looks
+    at what follows its STOP (numpy's own test files end in a newline there)."""
+
+    name = "npy-object-array"
+
+    def after_stop(self, index: int, value: object) -> Step:
+        return RAW_REST
+
+    def at_end(self, pickles: int) -> str | None:
+        return "object array data holds no complete pickle" if pickles == 0 else None
+
+
 def layout_for(nesting: Nesting) -> Layout:
     """The layout of a pickle stream, from where it sits (legacy torch tars put raw data between pickles)."""
+    if nesting.container == "npy":
+        return NpyObjectLayout()
     member = nesting.path[-1].removeprefix("./") if nesting.path else ""
     if nesting.container == "tar" and member.rsplit("/", 1)[-1] in ("storages", "tensors"):
         return TorchTarRecords(member.rsplit("/", 1)[-1])
@@ -189,16 +204,17 @@ class PickleInspector:
         if self._compressed is not None:
             return self._compressed.finish()
         assert self._walker is not None
-        return judge_walk(self._format, self._walker.finish())
+        return judge_walk(self._format, self._walker.finish(), in_zip=self._nesting.container == "zip")
 
 
 def _is_denied(name: str) -> bool:
     return denied_family(name) is not None
 
 
-def judge_walk(fmt: Format, result: WalkResult) -> Inspection:
-    """The verdict on one walked pickle stream: issues by rule, and the facts worth recording."""
-    issues = _global_issues(result)
+def judge_walk(fmt: Format, result: WalkResult, in_zip: bool = False) -> Inspection:
+    """The verdict on one walked pickle stream: issues by rule, and the facts worth recording. `in_zip`: the
+    stream is a zip member (a torch.save or torch.jit.save archive's pickle)."""
+    issues = _global_issues(result, in_zip)
     issues += [_unresolved_issue(item) for item in result.unresolved]
     if result.more_unresolved:
         issues.append(Issue(PICKLE_GLOBAL_NOT_ALLOWLISTED, f"{result.more_unresolved} more imports or calls "
@@ -231,14 +247,14 @@ def _joblib_array_data(result: WalkResult) -> bool:
             and any(ref.name == WRAPPER_CLASS for ref in result.references))
 
 
-def _global_issues(result: WalkResult) -> list[Issue]:
+def _global_issues(result: WalkResult, in_zip: bool) -> list[Issue]:
     issues: list[Issue] = []
     unlisted = result.more_globals
     for ref in result.references:
         family = denied_family(ref.name) or (denied_family(ref.written) if ref.written else None)
         if family is not None:
             issues.append(_reference_issue(PICKLE_DENIED_GLOBAL, ref, f" ({family})"))
-        elif not is_allowlisted(ref.name):
+        elif not is_allowlisted(ref.name, in_zip=in_zip):
             if len(issues) < MAX_REPORTED_GLOBALS:
                 issues.append(_reference_issue(PICKLE_GLOBAL_NOT_ALLOWLISTED, ref, " is not allowlisted"))
             else:
