@@ -10,6 +10,7 @@ import threading
 from typing import Any, Protocol, TextIO
 
 from weightgate.facts import FileFacts
+from weightgate.textsafety import shown
 
 
 class FileProgress(Protocol):
@@ -72,7 +73,7 @@ class LineProgress:
 
     def write(self, line: str) -> None:
         with self.lock:
-            print(line, file=self.stream, flush=True)
+            print(shown(line), file=self.stream, flush=True)  # paths and reasons come from the manifest and mirror
 
     def file_started(self, label: str, size: int | None) -> FileProgress:
         return _LineFile(self, label)
@@ -109,7 +110,7 @@ class BarProgress:
                                   file=self.stream, position=0, dynamic_ncols=True)
 
     def file_started(self, label: str, size: int | None) -> FileProgress:
-        bar = self._tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=label[-40:],
+        bar = self._tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=shown(label)[-40:],
                          file=self.stream, leave=False, dynamic_ncols=True)
         return _BarFile(self, bar)
 

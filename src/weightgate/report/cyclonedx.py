@@ -54,7 +54,7 @@ class CycloneDxReporter:
 
     def render(self, report: Report) -> str:
         bom_json: dict[str, Any] = json.loads(JsonV1Dot6(build_bom(report)).output_as_string())
-        return json.dumps(with_serial_number(add_model_cards(bom_json, report)), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(with_serial_number(add_model_cards(bom_json, report)), indent=2) + "\n"
 
 
 def build_bom(report: Report) -> Bom:
