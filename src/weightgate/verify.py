@@ -18,6 +18,7 @@ from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
 from weightgate.manifest import PinnedFile
 from weightgate.mirror.base import Mirror, MirrorFileError
 from weightgate.progress import FileProgress, NoProgress, Progress
+from weightgate.textsafety import redact_url, redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def verify_file(mirror: Mirror, pinned: PinnedFile, progress: Progress | None = 
 
 
 def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress) -> FileFacts:
-    uri = mirror.uri_of(pinned.path)
+    uri = redact_url(mirror.uri_of(pinned.path))  # facts reach every report and record: no credentials
     try:
         handle = mirror.open(pinned.path)
     except MirrorFileError as e:
@@ -113,10 +114,11 @@ def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS,
         for job, file_futures in zip(jobs, futures, strict=True):
             files = tuple(
                 fut.result() if fut is not None
-                else FileFacts(f.path, FileStatus.NOT_CHECKED, job.mirror_uri, reason=job.unavailable_reason)
+                else FileFacts(f.path, FileStatus.NOT_CHECKED, redact_url(job.mirror_uri),
+                               reason=redact_urls(job.unavailable_reason))
                 for f, fut in zip(job.files, file_futures, strict=True)
             )
-            results.append(ArtifactFacts(job.artifact_id, job.mirror_uri, files))
+            results.append(ArtifactFacts(job.artifact_id, redact_url(job.mirror_uri), files))
     if progress is not None:
         progress.close()
     return tuple(results)

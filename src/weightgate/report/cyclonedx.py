@@ -35,6 +35,7 @@ from weightgate.governance.model_card import ModelCardFacts
 from weightgate.manifest import Artifact, BaseModelRef, Manifest, Service
 from weightgate.report.interface import Report, Verification, lookup_status, verification_of
 from weightgate.rules import DOCS_BASE
+from weightgate.textsafety import redact_url
 
 P = "weightgate:"  # namespace of every property weightgate writes
 HOME = DOCS_BASE.split("/blob/", 1)[0]
@@ -354,7 +355,7 @@ def _references(refs: Iterable[tuple[ExternalReferenceType, str]]) -> list[Exter
     result = []
     for ref_type, url in refs:
         try:
-            result.append(ExternalReference(type=ref_type, url=XsUri(url)))
+            result.append(ExternalReference(type=ref_type, url=XsUri(redact_url(url))))
         except InvalidUriException:
             continue  # a malformed manifest URI must not stop the BOM; the manifest checks report it
     return result
