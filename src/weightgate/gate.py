@@ -31,7 +31,7 @@ from weightgate.policy_ref import PolicyAtRef, policy_at_ref, policy_edit_findin
 from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
-from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
+from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, verify_artifacts
 from weightgate.waivers import apply_waivers
 
 
@@ -88,7 +88,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
         if not options.offline:
             facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards), options.workers,
-                                     options.progress)
+                                     options.progress, ReadBudget(policy.request_timeout_s, policy.file_deadline_s))
         store = _evidence_store(policy, options)
         governance = GovernanceFacts(
             evidence.result(), _registry_lookups(manifest, policy, options, at_ref), signatures.result(),
