@@ -229,9 +229,12 @@ def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, sarif_pa
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
+@click.option("--only-model-files", is_flag=True, help="Pass over files whose content is plain text, empty or no "
+              "known format, whatever their names (the pre-commit hook hands over every committed file); "
+              "finding none to scan then exits 0.")
 def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, bom_path: Path | None,
          json_path: Path | None, fmt: str, fail_on: str | None, workers: int | None, source_root: Path,
-         quiet: bool, reproducible: bool = False) -> None:
+         quiet: bool, reproducible: bool = False, only_model_files: bool = False) -> None:
     """Scan model files and folders (recursively) with the content inspectors; no manifest needed.
 
     Exit 0 clean, 1 findings at or above the fail level, 2 usage or input error, 3 nothing found to scan.
@@ -243,7 +246,10 @@ def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, 
 
     report = run_scan(ScanOptions(paths=paths, policy=policy, fail_on=FailOn(fail_on) if fail_on else None,
                                   workers=workers or DEFAULT_WORKERS, source_root=source_root,
-                                  timestamp=_report_timestamp(reproducible, None)))
+                                  timestamp=_report_timestamp(reproducible, None),
+                                  model_files_only=only_model_files))
+    if not report.scanned and only_model_files:
+        sys.exit(EXIT_PASS)  # a commit of text and images: no model file among them
     if not report.scanned:
         click.echo(shown(f"weightgate: no files found to scan in {', '.join(map(str, paths))}"), err=True)
         sys.exit(EXIT_NOTHING_CHECKED)

@@ -55,7 +55,8 @@ class _LineFile:
 
     def done(self, facts: FileFacts) -> None:
         if facts.verified:
-            what = f"{facts.size} bytes, {facts.format.value if facts.format else '?'}, sha256 {facts.sha256[:12]}…"
+            what = "DIFFERS FROM PIN, " if facts.differs_from_pin else ""
+            what += f"{facts.size} bytes, {facts.format.value if facts.format else '?'}, sha256 {facts.sha256[:12]}…"
         else:
             what = f"{facts.status.value}: {facts.reason}"
         self.owner.write(f"weightgate: {self.label}: {what}")

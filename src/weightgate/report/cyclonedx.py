@@ -286,7 +286,7 @@ def _file(bom_ref: str, path: str, facts: FileFacts | None) -> Component:
         bom_ref=bom_ref,
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=facts.sha256)] if facts.verified else [],
         properties=_properties({
-            "status": facts.status.value,
+            "status": facts.shown_status,
             "size": str(facts.size) if facts.verified else None,
             "format": facts.format.value if facts.format else None,
             "mirror-uri": facts.uri,
