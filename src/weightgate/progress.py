@@ -65,8 +65,8 @@ class _LineFile:
 class LineProgress:
     """One line per file on a non-terminal stream (CI logs): what was read, never a bar's control codes."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # looked up now: tests redirect it
         self.lock = threading.Lock()
 
     def begin(self, total_bytes: int | None) -> None:

@@ -402,7 +402,19 @@ def _registry_of(uri: str) -> str | None:
 
 
 def _purl(registry: str, uri: str, revision: str | None) -> PackageURL | None:
-    """pkg:huggingface/<org>/<name>@<commit> or pkg:mlflow/<name>@<version>; None for other sources."""
+    """pkg:huggingface/<org>/<name>@<commit> or pkg:mlflow/<name>@<version>; None for other sources, and for
+    names no purl can hold (a name of white space or control characters from the manifest: without this
+    check packageurl fails only later, while the whole BOM is being serialised)."""
+    try:
+        purl = _purl_of(registry, uri, revision)
+        if purl is not None:
+            purl.to_string()
+    except (TypeError, ValueError):
+        return None
+    return purl
+
+
+def _purl_of(registry: str, uri: str, revision: str | None) -> PackageURL | None:
     if registry == "huggingface" and (repo := _hf_repo(uri)) is not None:
         namespace, name, uri_revision = repo
         return PackageURL(type="huggingface", namespace=namespace, name=name, version=revision or uri_revision)
