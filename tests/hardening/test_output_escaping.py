@@ -40,7 +40,8 @@ ANNOTATION = re.compile(r"::(error|warning|notice) [^:]*::.*")
 
 def _assert_no_raw_controls(name: str, text: str) -> None:
     match = UNSAFE.search(text)
-    assert match is None, f"{name}: raw {match.group()!r} at {match.start()}: {text[max(0, match.start() - 60):][:120]!r}"
+    context = text[max(0, match.start() - 60):][:120] if match else ""
+    assert match is None, f"{name}: raw {match.group()!r} at {match.start()}: {context!r}"
 
 
 def _assert_no_command_outside_fence(name: str, text: str) -> None:
