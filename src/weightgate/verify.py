@@ -133,13 +133,13 @@ def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress, bud
         return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, reason=f"read failed: {e.strerror or e}")
     finally:
         handle.close()
+    if handle.size is not None and total != handle.size:
+        return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, size=total,
+                         reason=f"file changed while being read ({handle.size} bytes expected, {total} read)")
     if pinned.size is not None and total > pinned.size:
         # Reading stopped one byte past the pin: the rest of the body is never fetched.
         return FileFacts(pinned.path, FileStatus.SIZE_MISMATCH, uri, size=total,
                          reason=f"body longer than the pinned {pinned.size} bytes; reading stopped at {total}")
-    if handle.size is not None and total != handle.size:
-        return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, size=total,
-                         reason=f"file changed while being read ({handle.size} bytes expected, {total} read)")
     log.info("verified %s (%d bytes, %s)", uri, total, partial.format.value if partial.format else "?")
     return FileFacts(pinned.path, FileStatus.VERIFIED, uri, sha256=sha256, size=total, format=partial.format,
                      details=partial.details, issues=partial.issues)
