@@ -265,3 +265,19 @@ def test_scan_honours_the_policy_pickle_allowlist(tmp_path):
     policy.write_text("apiVersion: weightgate.dev/v1\nkind: Policy\nformats: {pickle: permitted}\n"
                       "pickle: {allow_globals: [fractions.Fraction]}\n")
     assert main(["scan", str(tmp_path / "m.pkl"), "--policy", str(policy), "-q"]) == 0
+
+
+def test_only_model_files_chooses_by_content(tmp_path, capsys):
+    """issue 14, class 9: the pre-commit hook hands over every file; a pickle named config.p is scanned and
+    fails, a picture and a text file are passed over (exit 0, nothing to report)."""
+    from weightgate.cli import main
+
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (tmp_path / "notes").write_text("plain words\n")
+    assert main(["scan", "--only-model-files", str(tmp_path / "logo.png"), str(tmp_path / "notes")]) == 0
+    assert "logo.png" not in capsys.readouterr().out
+    (tmp_path / "config.p").write_bytes(b"cos\nsystem\n(S'id'\ntR.")  # protocol 0: text to a naive sniffer
+    assert main(["scan", "--only-model-files", str(tmp_path / "config.p"), str(tmp_path / "logo.png")]) == 1
+    out = capsys.readouterr().out
+    assert "config.p" in out and "WG502" in out and "logo.png" not in out
+    assert main(["scan", str(tmp_path / "logo.png")]) == 1  # without the flag an unknown format is WG403

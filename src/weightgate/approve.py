@@ -71,7 +71,7 @@ def _manifest(path: Path) -> Manifest:
 
 def _verified_digest(manifest: Manifest, artifact: Artifact, options: ApproveOptions) -> str:
     """Stream the artifact's files from its mirror once, as the gate does."""
-    from weightgate.mirror import locate_mirror, open_mirror
+    from weightgate.mirror import locate_mirror, open_approved_mirror
     from weightgate.mirror.base import MirrorUnavailable
     from weightgate.mirror.settings import settings_for, with_endpoints
     from weightgate.policy import load_policy
@@ -82,7 +82,7 @@ def _verified_digest(manifest: Manifest, artifact: Artifact, options: ApproveOpt
     if location is None:
         raise InputFileError(f"{artifact.id} has no mirror location to verify", hint="set `mirror:` or --mirror")
     try:
-        mirror = open_mirror(location, settings_for(policy))
+        mirror = open_approved_mirror(location, settings_for(policy))
     except MirrorUnavailable as e:
         raise InputFileError(f"{artifact.id}: mirror {location.uri} cannot be used: {e}") from e
     facts = verify_artifacts([VerifyJob(artifact.id, location.uri, mirror, artifact.files)], DEFAULT_WORKERS, None)

@@ -3,6 +3,8 @@ code. No checking logic lives here."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime
 import enum
 import functools
@@ -11,7 +13,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -20,8 +22,10 @@ import click
 from weightgate import __version__
 from weightgate.errors import WeightgateError
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_PASS, EXIT_TERMINATED
+from weightgate.textsafety import EscapingFormatter, shown, shown_lines
 
 if TYPE_CHECKING:
+    from weightgate.gate import CheckOptions
     from weightgate.mirror.settings import EndpointOptions
     from weightgate.progress import Progress
 
@@ -59,8 +63,9 @@ def _render(fmt: OutputFormat, report: object, color: bool) -> str:
 def cli(ctx: click.Context, verbose: int) -> None:
     """weightgate: a supply-chain promotion gate for AI model artifacts."""
     ctx.obj = {"verbose": verbose}
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("%(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -138,7 +143,7 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
 
     Several manifests (as pre-commit passes them) are checked one after the other; report files then take
     one manifest at a time."""
-    from weightgate.gate import CheckOptions, run_check
+    from weightgate.gate import CheckOptions
     from weightgate.mirror.settings import EndpointOptions
     from weightgate.policy import FailOn
     from weightgate.verify import DEFAULT_WORKERS
@@ -147,28 +152,63 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
         raise click.UsageError("--sarif, --bom, --json, --gitlab-codequality and --format json take one manifest")
     signer = _attestation_signer(attest_path, attest_key, len(manifests), offline)
     timestamp = _report_timestamp(reproducible, as_of)
-    reports = [run_check(CheckOptions(
-        manifest=manifest, policy=policy, mirror=mirror, offline=offline,
-        fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
-        today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
-        endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
-        policy_ref=policy_ref,
-    )) for manifest in manifests]
+    in_github = github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true"
+    with _github_fence(in_github):
+        reports = _check_and_show(manifests, fmt, quiet, sarif_path, bom_path, json_path, codequality_path,
+                                  attest_path, signer, in_github, CheckOptions(
+            manifest=manifests[0], policy=policy, mirror=mirror, offline=offline,
+            fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
+            today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
+            endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
+            policy_ref=policy_ref))
+    if in_github:
+        from weightgate.report.github import publish
+
+        # After the fence: these annotations are weightgate's own workflow commands.
+        click.echo(publish(reports, os.environ, sarif_path, bom_path), nl=False)
+    sys.exit(EXIT_FINDINGS if any(report.failed for report in reports) else EXIT_PASS)
+
+
+@contextlib.contextmanager
+def _github_fence(in_github: bool) -> Iterator[None]:
+    """In a GitHub runner, everything printed while the check runs (per-file progress on standard error, the
+    console report, log lines, errors) sits between `::stop-commands::TOKEN` and `::TOKEN::`, so that text
+    from the manifest or a mirror can never be obeyed as a workflow command (`::add-mask::`, `::error::`).
+    The fence opens before any other output and closes before weightgate writes its own annotations."""
+    if not in_github:
+        yield
+        return
+    from weightgate.report.github import stop_commands_token
+
+    token = stop_commands_token()
+    sys.stdout.flush()
+    click.echo(f"::stop-commands::{token}", err=True)
+    sys.stderr.flush()
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        click.echo(f"::{token}::", err=True)
+        sys.stderr.flush()
+
+
+def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, sarif_path: Path | None,
+                    bom_path: Path | None, json_path: Path | None, codequality_path: Path | None,
+                    attest_path: Path | None, signer: object, in_github: bool, options: CheckOptions) -> list[Any]:
+    from weightgate.gate import run_check
+
+    reports = [run_check(dataclasses.replace(options, manifest=manifest)) for manifest in manifests]
     _write_reports(reports[0], sarif_path, bom_path, json_path, codequality_path)
     if attest_path is not None:
         from weightgate.evidence.attestation import attestation_lines
         from weightgate.outputs import write_atomic
 
         write_atomic(attest_path, attestation_lines(reports[0], signer))
-    in_github = github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true"
     if not quiet:
         text = "".join(_render(OutputFormat(fmt), report, color=sys.stdout.isatty()) for report in reports)
         click.echo(_shielded(text) if in_github and fmt == "console" else text, nl=False)
-    if in_github:
-        from weightgate.report.github import publish
+    return reports
 
-        click.echo(publish(reports, os.environ, sarif_path, bom_path), nl=False)
-    sys.exit(EXIT_FINDINGS if any(report.failed for report in reports) else EXIT_PASS)
 
 
 @cli.command()
@@ -189,9 +229,12 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
 @click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
+@click.option("--only-model-files", is_flag=True, help="Pass over files whose content is plain text, empty or no "
+              "known format, whatever their names (the pre-commit hook hands over every committed file); "
+              "finding none to scan then exits 0.")
 def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, bom_path: Path | None,
          json_path: Path | None, fmt: str, fail_on: str | None, workers: int | None, source_root: Path,
-         quiet: bool, reproducible: bool = False) -> None:
+         quiet: bool, reproducible: bool = False, only_model_files: bool = False) -> None:
     """Scan model files and folders (recursively) with the content inspectors; no manifest needed.
 
     Exit 0 clean, 1 findings at or above the fail level, 2 usage or input error, 3 nothing found to scan.
@@ -203,9 +246,12 @@ def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, 
 
     report = run_scan(ScanOptions(paths=paths, policy=policy, fail_on=FailOn(fail_on) if fail_on else None,
                                   workers=workers or DEFAULT_WORKERS, source_root=source_root,
-                                  timestamp=_report_timestamp(reproducible, None)))
+                                  timestamp=_report_timestamp(reproducible, None),
+                                  model_files_only=only_model_files))
+    if not report.scanned and only_model_files:
+        sys.exit(EXIT_PASS)  # a commit of text and images: no model file among them
     if not report.scanned:
-        click.echo(f"weightgate: no files found to scan in {', '.join(map(str, paths))}", err=True)
+        click.echo(shown(f"weightgate: no files found to scan in {', '.join(map(str, paths))}"), err=True)
         sys.exit(EXIT_NOTHING_CHECKED)
     _write_reports(report, sarif_path, bom_path, json_path, None)
     if not quiet:
@@ -290,13 +336,13 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
 
     result = pin_manifest(manifest, policy, mirror, endpoints)
     for line in describe(result):
-        click.echo(line, err=True)
+        click.echo(shown(line), err=True)
     if show_diff:
         click.echo(result.diff(), nl=False)
     if result.changed and not check_only:
         write_atomic(manifest, result.updated)
     if check_only and result.changed:
-        click.echo(f"{manifest}: not pinned ({len(result.changes)} change(s) needed)", err=True)
+        click.echo(shown(f"{manifest}: not pinned ({len(result.changes)} change(s) needed)"), err=True)
     sys.exit(EXIT_FINDINGS if result.problems or (check_only and result.changed) else EXIT_PASS)
 
 
@@ -420,8 +466,8 @@ def approve(manifest: Path, artifact_id: str, role: str, key_path: Path, cert_pa
         store.mkdir(parents=True, exist_ok=True)
         with written.open("a", encoding="utf-8") as handle:
             handle.write(line)
-    click.echo(f"{decision} {subject.artifact_id} {subject.digest} as {role} "
-               f"({'verified bytes' if subject.verified else 'pinned digest'}): {written}", err=True)
+    click.echo(shown(f"{decision} {subject.artifact_id} {subject.digest} as {role} "
+               f"({'verified bytes' if subject.verified else 'pinned digest'}): {written}"), err=True)
 
 
 def _certificate_identity(chain: bytes | None) -> str:
@@ -461,8 +507,8 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
     raw = read_input(attestation, MAX_ATTESTATION_BYTES, "attestation")
     verdict = verify_attestations(raw.decode("utf-8", errors="replace"), key, digest, policy_digests)
     for reason in verdict.rejected:
-        click.echo(f"weightgate: ignored {attestation}: {reason}", err=True)
-    click.echo(f"{verdict.outcome.value}: {verdict.message}")
+        click.echo(shown(f"weightgate: ignored {attestation}: {reason}"), err=True)
+    click.echo(shown(f"{verdict.outcome.value}: {verdict.message}"))
     sys.exit(EXIT_PASS if verdict.outcome is Outcome.PASSED else EXIT_FINDINGS)
 
 
@@ -530,7 +576,7 @@ def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: date
     else:
         _assert_never(choice)
     for problem in result.problems:  # an incomplete inventory must not look complete
-        click.echo(f"weightgate: error: {problem}", err=True)
+        click.echo(shown(f"weightgate: error: {problem}"), err=True)
     if result.problems:
         sys.exit(EXIT_INPUT_ERROR)
     sys.exit(EXIT_FINDINGS if fail_on_overdue and any(r.overdue for r in result.rows) else EXIT_PASS)
@@ -616,12 +662,13 @@ def _run(args: list[str]) -> int:
         click.echo("weightgate: terminated (SIGTERM); no report was written half-way", err=True)
         return EXIT_TERMINATED
     except WeightgateError as e:
-        click.echo(f"weightgate: error: {e.diagnostics()}", err=True)
+        # Messages quote manifest text, paths and server answers: escaped, never a workflow command.
+        click.echo(shown_lines(f"weightgate: error: {e.diagnostics()}"), err=True)
         return EXIT_INPUT_ERROR
     except Exception as e:
         if verbose:
             log.exception("internal error")
-        click.echo(f"weightgate: internal error: {type(e).__name__}: {e}\n  hint: this is a bug; re-run with -v "
+        click.echo(f"weightgate: internal error: {type(e).__name__}: {shown(e)}\n  hint: this is a bug; re-run with -v "
                    "and report it. The gate fails closed.", err=True)
         return EXIT_INPUT_ERROR
     return EXIT_PASS

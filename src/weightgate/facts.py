@@ -23,6 +23,9 @@ class FileStatus(str, enum.Enum):
     NOT_CHECKED = "not-checked"  # the mirror itself was unavailable
 
 
+DIFFERS_FROM_PIN = "differs-from-pin"
+
+
 @dataclass(frozen=True)
 class FileFacts:
     path: str
@@ -41,6 +44,19 @@ class FileFacts:
     def verified(self) -> bool:
         """Every byte was read and hashed (whether or not it matched the pin)."""
         return self.status is FileStatus.VERIFIED
+
+    @property
+    def differs_from_pin(self) -> bool:
+        """Every byte was read, and what was pinned (sha256, size) is not what was found."""
+        return self.verified and ((self.pinned_sha256 is not None and self.sha256 != self.pinned_sha256)
+                                  or (self.pinned_size is not None and self.size != self.pinned_size))
+
+    @property
+    def shown_status(self) -> str:
+        """The status word reports print: `verified` only for bytes that are what was pinned (or, with nothing
+        pinned as in `scan`, bytes read whole); bytes read whole that are not the pinned ones are
+        `differs-from-pin`, so no report calls changed bytes verified."""
+        return DIFFERS_FROM_PIN if self.differs_from_pin else self.status.value
 
     @property
     def matches_pin(self) -> bool:

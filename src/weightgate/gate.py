@@ -23,7 +23,7 @@ from weightgate.governance.eval_evidence import fetch_evidence
 from weightgate.governance.facts import ApprovalView, EvidenceFacts, GovernanceFacts, not_fetched
 from weightgate.governance.model_card import CardCapture, model_card_facts
 from weightgate.manifest import Manifest, load_manifest
-from weightgate.mirror import MirrorLocation, locate_mirror, open_mirror
+from weightgate.mirror import MirrorLocation, locate_mirror, open_approved_mirror, open_mirror
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
@@ -31,7 +31,7 @@ from weightgate.policy_ref import PolicyAtRef, policy_at_ref, policy_edit_findin
 from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
-from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
+from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, verify_artifacts
 from weightgate.waivers import apply_waivers
 
 
@@ -88,12 +88,12 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
         if not options.offline:
             facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards), options.workers,
-                                     options.progress)
+                                     options.progress, ReadBudget(policy.request_timeout_s, policy.file_deadline_s))
         store = _evidence_store(policy, options)
         governance = GovernanceFacts(
             evidence.result(), _registry_lookups(manifest, policy, options, at_ref), signatures.result(),
             model_card_facts(manifest, {f.artifact_id: f for f in facts}, cards, locations,
-                             lambda location: open_mirror(location, settings_for(policy)), options.offline),
+                             lambda location: open_approved_mirror(location, settings_for(policy)), options.offline),
             _signed_records(store, manifest, policy, facts, options.offline, today), store,
         )
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
@@ -119,7 +119,7 @@ def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
             continue  # reported by the mirror and duplicate-id checks; nothing to read from
         seen.add(artifact.id)
         try:
-            mirror = open_mirror(location, settings)
+            mirror = open_approved_mirror(location, settings)
             jobs.append(VerifyJob(artifact.id, location.uri, cards.wrap(artifact.id, mirror) if cards else mirror,
                                   artifact.files))
         except MirrorUnavailable as e:
@@ -143,7 +143,8 @@ def _start_evidence(manifest: Manifest, locations: Mapping[str, MirrorLocation |
         return done
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence")
     try:
-        return pool.submit(fetch_evidence, manifest, locations, lambda location: open_mirror(location, settings))
+        return pool.submit(fetch_evidence, manifest, locations,
+                           lambda location: open_approved_mirror(location, settings))
     finally:
         pool.shutdown(wait=False)  # the submitted read still runs to completion
 
@@ -156,7 +157,7 @@ def _start_signatures(manifest: Manifest, policy: Policy, locations: Mapping[str
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signatures")
     try:
         return pool.submit(signature_facts, manifest, policy.signatures, locations,
-                           lambda location: open_mirror(location, settings), offline)
+                           lambda location: open_approved_mirror(location, settings), offline)
     finally:
         pool.shutdown(wait=False)
 

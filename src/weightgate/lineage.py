@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from weightgate import refs
 from weightgate.manifest import Artifact, BaseModelRef, Manifest
+from weightgate.textsafety import shown, shown_lines
 
 MAX_DEPTH = 64  # lineage deeper than this is reported as it is drawn, never recursed into further
 
@@ -164,7 +165,7 @@ def _roots(lineage: Lineage) -> list[str]:
 def text_tree(lineage: Lineage) -> str:
     """Each most-derived artifact with its ancestors beneath it."""
     lines: list[str] = []
-    shown: set[str] = set()
+    drawn: set[str] = set()
 
     def draw(artifact_id: str, prefix: str, path: frozenset[str]) -> None:
         links = lineage.links(artifact_id)
@@ -179,19 +180,20 @@ def text_tree(lineage: Lineage) -> str:
             elif target.id in path or len(path) >= MAX_DEPTH:
                 lines.append(f"{prefix}{branch}{target.id} (CYCLE)")
             else:
-                shown.add(target.id)
+                drawn.add(target.id)
                 lines.append(f"{prefix}{branch}{_label(target)}")
                 draw(target.id, prefix + indent, path | {target.id})
 
     for root in [*_roots(lineage), *lineage.bases]:
-        if root in shown:
+        if root in drawn:
             continue
-        shown.add(root)
+        drawn.add(root)
         artifact = lineage.manifest.artifact(root)
         if artifact is not None:
             lines.append(_label(artifact))
             draw(root, "", frozenset({root}))
-    return "\n".join(lines) + "\n" if lines else ""
+    # Manifest text (ids, URIs, license strings) goes to a terminal: each line escaped, never a command.
+    return "".join(shown_lines(shown(line)) + "\n" for line in lines)
 
 
 def mermaid(manifest: Manifest) -> str:
@@ -228,5 +230,5 @@ def mermaid(manifest: Manifest) -> str:
 def _escape(text: str) -> str:
     """Manifest text in a quoted Mermaid label: a quote would end it and angle brackets would inject markup,
     so they become Mermaid entity codes (`#quot;`), with `#` itself escaped first."""
-    text = " ".join(text.split())
+    text = shown(" ".join(text.split()))
     return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")

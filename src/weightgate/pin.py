@@ -22,7 +22,7 @@ from weightgate import refs
 from weightgate.errors import InputFileError
 from weightgate.facts import FileStatus
 from weightgate.manifest import Artifact, Manifest, load_manifest
-from weightgate.mirror import MirrorKind, locate_mirror, open_mirror
+from weightgate.mirror import MirrorKind, locate_mirror, open_approved_mirror
 from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import load_policy
@@ -111,7 +111,7 @@ def _pin_artifact(artifact: Artifact, manifest: Manifest, mirror: str | None,
         location = locate_mirror(resolved, manifest, mirror)
         assert location is not None
     try:
-        opened = open_mirror(location, settings)
+        opened = open_approved_mirror(location, settings)
     except MirrorUnavailable as e:
         raise _Skip(f"mirror unavailable: {e}") from None
     moved = any(key[0] in ("source", "mirror") for key in updates)

@@ -10,6 +10,7 @@ import threading
 from typing import Any, Protocol, TextIO
 
 from weightgate.facts import FileFacts
+from weightgate.textsafety import shown
 
 
 class FileProgress(Protocol):
@@ -54,7 +55,8 @@ class _LineFile:
 
     def done(self, facts: FileFacts) -> None:
         if facts.verified:
-            what = f"{facts.size} bytes, {facts.format.value if facts.format else '?'}, sha256 {facts.sha256[:12]}…"
+            what = "DIFFERS FROM PIN, " if facts.differs_from_pin else ""
+            what += f"{facts.size} bytes, {facts.format.value if facts.format else '?'}, sha256 {facts.sha256[:12]}…"
         else:
             what = f"{facts.status.value}: {facts.reason}"
         self.owner.write(f"weightgate: {self.label}: {what}")
@@ -63,8 +65,8 @@ class _LineFile:
 class LineProgress:
     """One line per file on a non-terminal stream (CI logs): what was read, never a bar's control codes."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # looked up now: tests redirect it
         self.lock = threading.Lock()
 
     def begin(self, total_bytes: int | None) -> None:
@@ -72,7 +74,7 @@ class LineProgress:
 
     def write(self, line: str) -> None:
         with self.lock:
-            print(line, file=self.stream, flush=True)
+            print(shown(line), file=self.stream, flush=True)  # paths and reasons come from the manifest and mirror
 
     def file_started(self, label: str, size: int | None) -> FileProgress:
         return _LineFile(self, label)
@@ -109,7 +111,7 @@ class BarProgress:
                                   file=self.stream, position=0, dynamic_ncols=True)
 
     def file_started(self, label: str, size: int | None) -> FileProgress:
-        bar = self._tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=label[-40:],
+        bar = self._tqdm(total=size, unit="B", unit_scale=True, unit_divisor=1024, desc=shown(label)[-40:],
                          file=self.stream, leave=False, dynamic_ncols=True)
         return _BarFile(self, bar)
 

@@ -27,6 +27,7 @@ from weightgate.checks.formats import issue_findings, judge_extension, judge_for
 from weightgate.errors import InputFileError
 from weightgate.facts import FileFacts, FileStatus
 from weightgate.findings import Finding, Location, sort_key
+from weightgate.formats import Format
 from weightgate.manifest import PinnedFile
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.local import LocalMirror
@@ -51,6 +52,13 @@ class ScanOptions:
     today: datetime.date | None = None
     timestamp: datetime.datetime | None = None
     source_root: Path = field(default_factory=Path.cwd)
+    # The pre-commit hook hands over every committed file (a pickle may be named config.p or weights.dat):
+    # the content decides, and files that are plain text, empty or no known format are passed over.
+    model_files_only: bool = False
+
+
+# What --only-model-files passes over: content that no loader deserialises and no inspector objects to.
+PASSED_OVER = frozenset({Format.TEXT, Format.EMPTY, Format.UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,10 @@ def run_scan(options: ScanOptions) -> Report:
     for group, artifact in zip(groups, results, strict=True):
         files = [replace(f, path=group.display(f.path)) for f in artifact.files]
         digest = artifact.digest
+        if options.model_files_only:
+            files = [f for f in files if not _passed_over(f)]
         group_findings = [*(finding for f in files for finding in _file_findings(f, policy)),
-                          *_custom_code(group, artifact.files)]
+                          *(() if options.model_files_only else _custom_code(group, artifact.files))]
         if digest is not None:
             digests.update({f.path: digest for f in files} | {group.label: digest})
             group_findings = [replace(f, evidence=(*f.evidence, ("artifact_digest", digest))) for f in group_findings]
@@ -97,6 +107,10 @@ def run_scan(options: ScanOptions) -> Report:
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
         scanned=tuple(scanned),
     )
+
+
+def _passed_over(facts: FileFacts) -> bool:
+    return facts.verified and facts.format in PASSED_OVER and not facts.issues
 
 
 def _group(path: Path) -> _Group:

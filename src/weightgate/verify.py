@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,11 +18,52 @@ from dataclasses import dataclass, replace
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
 from weightgate.manifest import PinnedFile
 from weightgate.mirror.base import Mirror, MirrorFileError
+from weightgate.mirror.settings import FILE_DEADLINE_S, REQUEST_TIMEOUT_S
 from weightgate.progress import FileProgress, NoProgress, Progress
+from weightgate.textsafety import redact_url, redact_urls
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
+# A pinned file must arrive at least this fast once its size is known: its deadline is
+# max(request timeout, pinned size / MIN_THROUGHPUT_BPS), never more than the policy's file deadline.
+MIN_THROUGHPUT_BPS = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReadBudget:
+    """How long one file may take: the policy's request timeout and per-file deadline (mirrors.*)."""
+
+    request_timeout: float = REQUEST_TIMEOUT_S
+    file_deadline: float = FILE_DEADLINE_S
+
+    def seconds_for(self, pinned_size: int | None) -> float:
+        if pinned_size is None:
+            return self.file_deadline
+        return min(self.file_deadline, max(self.request_timeout, pinned_size / MIN_THROUGHPUT_BPS))
+
+
+class _PinBound:
+    """Reads from a handle, never more than the pinned size + 1 byte (one byte more proves the body is longer
+    than the pin) and never past the file's deadline: an endless or trickling body cannot hold the gate."""
+
+    def __init__(self, read_into: Callable[[memoryview], int], pinned_size: int | None, seconds: float) -> None:
+        self._read_into = read_into
+        self.remaining = None if pinned_size is None else pinned_size + 1
+        self.seconds = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def __call__(self, view: memoryview) -> int:
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                return 0
+            view = view[:min(len(view), self.remaining)]
+        if time.monotonic() > self._deadline:
+            raise TimeoutError(f"per-file deadline of {self.seconds:g} s exceeded")
+        n = self._read_into(view)
+        if self.remaining is not None:
+            self.remaining -= n
+        return n
 DEFAULT_WORKERS = min(8, (os.cpu_count() or 1) + 1)
 
 
@@ -63,16 +105,17 @@ def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None
     return hasher.hexdigest(), total, facts
 
 
-def verify_file(mirror: Mirror, pinned: PinnedFile, progress: Progress | None = None, label: str = "") -> FileFacts:
+def verify_file(mirror: Mirror, pinned: PinnedFile, progress: Progress | None = None, label: str = "",
+                budget: ReadBudget | None = None) -> FileFacts:
     file_progress = (progress or NoProgress()).file_started(label or pinned.path, pinned.size)
-    facts = _verify_file(mirror, pinned, file_progress)
+    facts = _verify_file(mirror, pinned, file_progress, budget or ReadBudget())
     facts = replace(facts, pinned_sha256=pinned.sha256, pinned_size=pinned.size)
     file_progress.done(facts)
     return facts
 
 
-def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress) -> FileFacts:
-    uri = mirror.uri_of(pinned.path)
+def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress, budget: ReadBudget) -> FileFacts:
+    uri = redact_url(mirror.uri_of(pinned.path))  # facts reach every report and record: no credentials
     try:
         handle = mirror.open(pinned.path)
     except MirrorFileError as e:
@@ -84,7 +127,8 @@ def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress) -> 
             # Known before reading: don't spend minutes hashing bytes that already fail.
             return FileFacts(pinned.path, FileStatus.SIZE_MISMATCH, uri, size=handle.size,
                              reason=f"mirror reports {handle.size} bytes before reading")
-        sha256, total, partial = inspect_stream(handle.readinto, handle.size, progress.advance)
+        bounded = _PinBound(handle.readinto, pinned.size, budget.seconds_for(pinned.size))
+        sha256, total, partial = inspect_stream(bounded, handle.size, progress.advance)
     except OSError as e:
         return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, reason=f"read failed: {e.strerror or e}")
     finally:
@@ -92,20 +136,24 @@ def _verify_file(mirror: Mirror, pinned: PinnedFile, progress: FileProgress) -> 
     if handle.size is not None and total != handle.size:
         return FileFacts(pinned.path, FileStatus.UNREADABLE, uri, size=total,
                          reason=f"file changed while being read ({handle.size} bytes expected, {total} read)")
+    if pinned.size is not None and total > pinned.size:
+        # Reading stopped one byte past the pin: the rest of the body is never fetched.
+        return FileFacts(pinned.path, FileStatus.SIZE_MISMATCH, uri, size=total,
+                         reason=f"body longer than the pinned {pinned.size} bytes; reading stopped at {total}")
     log.info("verified %s (%d bytes, %s)", uri, total, partial.format.value if partial.format else "?")
     return FileFacts(pinned.path, FileStatus.VERIFIED, uri, sha256=sha256, size=total, format=partial.format,
                      details=partial.details, issues=partial.issues)
 
 
 def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS,
-                     progress: Progress | None = None) -> tuple[ArtifactFacts, ...]:
+                     progress: Progress | None = None, budget: ReadBudget | None = None) -> tuple[ArtifactFacts, ...]:
     """Verify every file of every job in parallel; results come back in manifest order."""
     if progress is not None:
         sizes = [f.size for job in jobs if job.mirror is not None for f in job.files]
         progress.begin(sum(s for s in sizes if s is not None) if all(s is not None for s in sizes) else None)
     with _interruptible(ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify")) as pool:
         futures = [
-            [pool.submit(verify_file, job.mirror, f, progress, f"{job.artifact_id}/{f.path}")
+            [pool.submit(verify_file, job.mirror, f, progress, f"{job.artifact_id}/{f.path}", budget)
              if job.mirror is not None else None for f in job.files]
             for job in jobs
         ]
@@ -113,10 +161,11 @@ def verify_artifacts(jobs: Sequence[VerifyJob], workers: int = DEFAULT_WORKERS,
         for job, file_futures in zip(jobs, futures, strict=True):
             files = tuple(
                 fut.result() if fut is not None
-                else FileFacts(f.path, FileStatus.NOT_CHECKED, job.mirror_uri, reason=job.unavailable_reason)
+                else FileFacts(f.path, FileStatus.NOT_CHECKED, redact_url(job.mirror_uri),
+                               reason=redact_urls(job.unavailable_reason))
                 for f, fut in zip(job.files, file_futures, strict=True)
             )
-            results.append(ArtifactFacts(job.artifact_id, job.mirror_uri, files))
+            results.append(ArtifactFacts(job.artifact_id, redact_url(job.mirror_uri), files))
     if progress is not None:
         progress.close()
     return tuple(results)

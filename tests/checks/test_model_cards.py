@@ -51,7 +51,7 @@ def test_complete_card_that_agrees_passes(ws):
 
 def test_pinned_card_is_read_once_from_the_verify_pass(ws, monkeypatch):
     counts = {}
-    real_open = gate.open_mirror
+    real_open = gate.open_approved_mirror
 
     class Counting:
         def __init__(self, inner):
@@ -64,7 +64,7 @@ def test_pinned_card_is_read_once_from_the_verify_pass(ws, monkeypatch):
         def uri_of(self, path):
             return self._inner.uri_of(path)
 
-    monkeypatch.setattr(gate, "open_mirror", lambda *a, **k: Counting(real_open(*a, **k)))
+    monkeypatch.setattr(gate, "open_approved_mirror", lambda *a, **k: Counting(real_open(*a, **k)))
     assert rule_ids(_check(ws, _fine_tune(ws))) == []
     assert counts == {"model.safetensors": 1, "README.md": 1}
 

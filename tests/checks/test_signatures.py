@@ -71,8 +71,8 @@ class CountingMirror:
 def test_valid_signature_passes_without_a_second_read(ws, keys, monkeypatch):
     art = _signed(ws, keys["trusted"][0])
     counts = {}
-    real_open = gate.open_mirror
-    monkeypatch.setattr(gate, "open_mirror", lambda *a, **k: CountingMirror(real_open(*a, **k), counts))
+    real_open = gate.open_approved_mirror
+    monkeypatch.setattr(gate, "open_approved_mirror", lambda *a, **k: CountingMirror(real_open(*a, **k), counts))
     report = _check(ws, [art], _policy(ws))
     assert rule_ids(report) == []
     facts = report.governance.signatures["signed"]

@@ -45,6 +45,9 @@ def test_manifest_hook_files(path, selected):
     ("m.joblib", True), ("model.safetensors", True), ("m.gguf", True), ("m.onnx", True), ("m.npy", True),
     ("m.npz", True), ("m.h5", True), ("m.keras", True), ("saved_model.pb", True), ("tokenizer.model", True),
     ("train.py", False), ("config.json", False), ("README.md", False), ("model.pkl.txt", False),
+    # issue 14, class 9: chosen by content, so a pickle under any other name reaches the scan.
+    ("config.p", True), ("weights.dat", True), ("data/x", True), ("assets/logo.png", True),
+    ("Dockerfile", False), ("setup.cfg", False), ("docs/index.HTML", False),
 ])
 def test_scan_hook_files(path, selected):
     assert selects("weightgate-scan", path) is selected
@@ -52,7 +55,7 @@ def test_scan_hook_files(path, selected):
 
 def test_hook_entries_are_weightgate_commands():
     assert HOOKS["weightgate-manifest"]["entry"] == "weightgate check --offline"
-    assert HOOKS["weightgate-scan"]["entry"] == "weightgate scan"
+    assert HOOKS["weightgate-scan"]["entry"] == "weightgate scan --only-model-files"
     assert all(hook["language"] == "python" for hook in HOOKS.values())
 
 
@@ -131,16 +134,22 @@ def test_manifest_hook_fails_on_a_mutable_reference_and_passes_once_pinned(hook_
 @pytest.mark.integration
 @pytest.mark.slow
 def test_scan_hook_blocks_a_committed_pickle(hook_repo, pre_commit_home, user_repo):
+    # The hook sniffs every file: keep the hook tooling's own cache (wheels are zip files) out of the repo.
+    (user_repo / ".gitignore").write_text(".cache/\n")
     models = user_repo / "models"
     models.mkdir()
     (models / "model.safetensors").write_bytes(safetensors_bytes())
     result = try_repo(hook_repo, pre_commit_home, user_repo, "weightgate-scan")
     assert result.returncode == 0, result.stdout + result.stderr  # near miss: safetensors passes
 
-    (models / "model.pkl").write_bytes(PICKLE)  # runs code on load
+    (models / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))  # not a model: passed over
+    result = try_repo(hook_repo, pre_commit_home, user_repo, "weightgate-scan")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    (models / "config.p").write_bytes(PICKLE)  # runs code on load, under a name no extension list knows
     result = try_repo(hook_repo, pre_commit_home, user_repo, "weightgate-scan")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert "model.pkl" in output and "pickle" in output
+    assert "config.p" in output and "pickle" in output
     assert re.search(r"weightgate scan \(model files\)\.+Failed", result.stdout)
 

@@ -93,6 +93,10 @@ def test_bytes_changed_after_approval_are_visible(example: Path, tmp_path: Path)
     assert binding["bytes_differ_from_pins"] is True and binding["digest"] == gguf["digest"]
     assert binding["declared_digest"] != gguf["digest"]
     assert gguf["governance"]["approvals"][0]["digest"] == binding["declared_digest"]
+    # issue 14, class 9: the words say what was proven. The approval is about the pinned bytes, not the ones
+    # read (binds false, as the BOM's matches-artifact-digest), and the changed file is not "verified".
+    assert gguf["governance"]["approvals"][0]["binds"] is False
+    assert [f["status"] for f in gguf["files"]] == ["differs-from-pin"]
 
 
 def test_offline_says_what_was_not_fetched(example: Path, tmp_path: Path) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 from weightgate import refs, rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
-from weightgate.mirror import MirrorKind, MirrorLocation
-from weightgate.policy import Policy
+from weightgate.mirror import MirrorKind, is_public, plain_http_url, under_root
+from weightgate.textsafety import redact_url
 
 
 def mutable_sources(ctx: CheckContext) -> Iterator[Finding]:
@@ -23,33 +22,6 @@ def mutable_sources(ctx: CheckContext) -> Iterator[Finding]:
                           evidence=(("uri", src.uri), ("revision", src.revision or "")))
 
 
-def _is_public_host(host: str, public_hubs: frozenset[str]) -> bool:
-    return any(host == hub or host.endswith("." + hub) for hub in public_hubs)
-
-
-def _is_public(location: MirrorLocation, policy: Policy) -> bool:
-    if location.scheme == "hf":
-        # hf:// is read from the policy's internal endpoint; without one it means huggingface.co.
-        endpoint = policy.hf_endpoint
-        return endpoint is None or _is_public_host((urlsplit(endpoint).hostname or "").lower(), policy.public_hubs)
-    return _is_public_host(location.host, policy.public_hubs)
-
-
-def _plain_http(location: MirrorLocation, policy: Policy) -> str | None:
-    """The plain-http URL the artifact's bytes would travel over, if the policy does not allow that."""
-    if policy.allow_http:
-        return None
-    endpoint = {MirrorKind.HF: policy.hf_endpoint, MirrorKind.S3: policy.s3_endpoint,
-                MirrorKind.MLFLOW: policy.mlflow_tracking_uri}.get(location.kind) if location.kind else None
-    url = location.uri if location.kind is MirrorKind.HTTP else endpoint
-    return url if url is not None and url.lower().startswith("http://") else None
-
-
-def _under_root(location: MirrorLocation, roots: tuple[str, ...]) -> bool:
-    target = str(location.local_path) + "/" if location.local_path is not None else location.uri
-    return any(target == root or target.startswith(root) for root in roots)
-
-
 def mirror_locations(ctx: CheckContext) -> Iterator[Finding]:
     for artifact in ctx.manifest.artifacts:
         location = ctx.locations.get(artifact.id)
@@ -57,22 +29,24 @@ def mirror_locations(ctx: CheckContext) -> Iterator[Finding]:
         if location is None:
             yield Finding(rules.MIRROR_MISSING, f"{artifact.id}: no mirror location; deploy would pull from "
                           f"{artifact.source.uri}", where, artifact.id)
-        elif _is_public(location, ctx.policy):
-            yield Finding(rules.PUBLIC_HUB_AT_DEPLOY, f"{artifact.id}: mirror {location.uri} is a public hub",
-                          where, artifact.id)
-        elif ctx.policy.approved_roots and not _under_root(location, ctx.policy.approved_roots):
-            yield Finding(rules.MIRROR_NOT_APPROVED, f"{artifact.id}: mirror {location.uri} is not under an "
-                          f"approved root ({', '.join(ctx.policy.approved_roots)})", where, artifact.id)
+        elif is_public(location, ctx.policy):
+            yield Finding(rules.PUBLIC_HUB_AT_DEPLOY,
+                          f"{artifact.id}: mirror {redact_url(location.uri)} is a public hub", where, artifact.id)
+        elif ctx.policy.approved_roots and not under_root(location, ctx.policy.approved_roots):
+            yield Finding(rules.MIRROR_NOT_APPROVED,
+                          f"{artifact.id}: mirror {redact_url(location.uri)} is not under an approved root "
+                          f"({', '.join(ctx.policy.approved_roots)})", where, artifact.id)
 
 
 def mirror_transport(ctx: CheckContext) -> Iterator[Finding]:
     for artifact in ctx.manifest.artifacts:
         location = ctx.locations.get(artifact.id)
-        url = _plain_http(location, ctx.policy) if location is not None else None
+        url = plain_http_url(location, ctx.policy) if location is not None else None
         if url is not None:
             where = ctx.at(artifact, "mirror") if artifact.mirror is not None else ctx.at(artifact, "id")
-            yield Finding(rules.PLAIN_HTTP_MIRROR, f"{artifact.id}: mirror is read over plain http ({url}) and the "
-                          "policy does not allow it", where, artifact.id, evidence=(("uri", url),))
+            yield Finding(rules.PLAIN_HTTP_MIRROR, f"{artifact.id}: mirror is read over plain http "
+                          f"({redact_url(url)}) and the policy does not allow it", where, artifact.id,
+                          evidence=(("uri", redact_url(url)),))
 
 
 def object_versions(ctx: CheckContext) -> Iterator[Finding]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 from urllib.parse import unquote, urlsplit
 
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror.base import Mirror, MirrorUnavailable
 from weightgate.mirror.settings import MirrorSettings
+from weightgate.textsafety import redact_url
 
 
 class MirrorKind(str, enum.Enum):
@@ -89,6 +90,76 @@ def _locate(artifact: Artifact, manifest: Manifest, override: str | None) -> Mir
     if base.local_path is not None:
         return _location(sub, base.local_path)
     return MirrorLocation(f"{base.uri.rstrip('/')}/{sub.strip('/')}", None)
+
+
+class MirrorRules(Protocol):
+    """What the policy (or the MirrorSettings built from it) says about where bytes may come from."""
+
+    @property
+    def approved_roots(self) -> tuple[str, ...]: ...
+    @property
+    def public_hubs(self) -> frozenset[str]: ...
+    @property
+    def allow_http(self) -> bool: ...
+    @property
+    def hf_endpoint(self) -> str | None: ...
+    @property
+    def s3_endpoint(self) -> str | None: ...
+    @property
+    def mlflow_tracking_uri(self) -> str | None: ...
+
+
+def is_public_host(host: str, public_hubs: frozenset[str]) -> bool:
+    return any(host == hub or host.endswith("." + hub) for hub in public_hubs)
+
+
+def is_public(location: MirrorLocation, rules: MirrorRules) -> bool:
+    if location.scheme == "hf":
+        # hf:// is read from the policy's internal endpoint; without one it means huggingface.co.
+        endpoint = rules.hf_endpoint
+        return endpoint is None or is_public_host((urlsplit(endpoint).hostname or "").lower(), rules.public_hubs)
+    return is_public_host(location.host, rules.public_hubs)
+
+
+def plain_http_url(location: MirrorLocation, rules: MirrorRules) -> str | None:
+    """The plain-http URL the artifact's bytes would travel over, if the policy does not allow that."""
+    if rules.allow_http:
+        return None
+    endpoint = {MirrorKind.HF: rules.hf_endpoint, MirrorKind.S3: rules.s3_endpoint,
+                MirrorKind.MLFLOW: rules.mlflow_tracking_uri}.get(location.kind) if location.kind else None
+    url = location.uri if location.kind is MirrorKind.HTTP else endpoint
+    return url if url is not None and url.lower().startswith("http://") else None
+
+
+def under_root(location: MirrorLocation, roots: tuple[str, ...]) -> bool:
+    target = str(location.local_path) + "/" if location.local_path is not None else location.uri
+    return any(target == root or target.startswith(root) for root in roots)
+
+
+def mirror_refusal(location: MirrorLocation, rules: MirrorRules) -> str | None:
+    """Why an artifact's mirror is not opened at all, decided from the policy before any I/O (WG202, WG203,
+    WG206 report the same facts): a public hub, a location outside the approved roots, plain http."""
+    shown = redact_url(location.uri)
+    if is_public(location, rules):
+        hint = " (set an internal Hugging Face-compatible endpoint)" if location.scheme == "hf" else ""
+        return f"mirror {shown} is a public hub; it is never read at deploy time{hint}"
+    if rules.approved_roots and not under_root(location, rules.approved_roots):
+        return f"mirror {shown} is not under an approved root; it is never opened (mirrors.approved_roots)"
+    url = plain_http_url(location, rules)
+    if url is not None:
+        return f"mirror {redact_url(url)} would be read over plain http, which the policy does not allow"
+    return None
+
+
+def open_approved_mirror(location: MirrorLocation, settings: MirrorSettings | None = None) -> Mirror:
+    """`open_mirror` for an artifact's mirror named by the manifest: refused (MirrorUnavailable, so its files
+    are `not-checked` with the reason) before any connection when the policy does not approve it, so no
+    request and no credential goes to a host the manifest chose."""
+    settings = settings if settings is not None else MirrorSettings()
+    refusal = mirror_refusal(location, settings)
+    if refusal is not None:
+        raise MirrorUnavailable(refusal)
+    return open_mirror(location, settings)
 
 
 def _assert_never(value: NoReturn) -> NoReturn:

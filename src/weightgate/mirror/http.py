@@ -8,7 +8,14 @@ from weightgate.facts import FileStatus
 from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
-from weightgate.mirror.transport import HttpStream, Transport, bearer_or_netrc, display_url, url_refusal
+from weightgate.mirror.transport import (
+    HttpStream,
+    Transport,
+    approved_origin,
+    bearer_or_netrc,
+    display_url,
+    url_refusal,
+)
 
 TOKEN_VARS = ("WEIGHTGATE_MIRROR_TOKEN",)
 
@@ -19,7 +26,10 @@ class HttpMirror:
         if refusal:
             raise MirrorUnavailable(f"{display_url(base_uri)}: {refusal}")
         self.uri = base_uri.rstrip("/")
-        self._transport = Transport(settings, bearer_or_netrc(self.uri, settings.environ, TOKEN_VARS))
+        # The manifest names this host: the token goes only to an https origin the policy approved.
+        approved = approved_origin(self.uri + "/", settings)
+        self._transport = Transport(settings, bearer_or_netrc(self.uri, settings.environ, TOKEN_VARS)
+                                    if approved else None)
 
     def uri_of(self, path: str) -> str:
         return f"{self.uri}/{path}"

@@ -34,6 +34,7 @@ from weightgate import __version__
 from weightgate.facts import FileStatus
 from weightgate.mirror.base import MirrorFileError
 from weightgate.mirror.settings import MAX_REDIRECTS, MirrorSettings
+from weightgate.textsafety import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,8 @@ def origin_of(url: str) -> str:
 
 
 def display_url(url: str) -> str:
-    """The URL without user info, safe to show."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    """The URL with any credentials (user info, signed query parameters) redacted, safe to show."""
+    return redact_url(url)
 
 
 def url_refusal(url: str, settings: MirrorSettings) -> str | None:
@@ -83,6 +81,13 @@ def url_refusal(url: str, settings: MirrorSettings) -> str | None:
     if not parts.hostname:
         return "URL has no host"
     return None
+
+
+def approved_origin(url: str, settings: MirrorSettings) -> bool:
+    """May credentials go to `url`? Only over https, and only under a URL the policy lists in
+    `mirrors.approved_roots` (a policy without URL roots approves no host for credentials)."""
+    return url.lower().startswith("https://") and any(
+        "://" in root and url.startswith(root) for root in settings.approved_roots)
 
 
 def bearer_or_netrc(url: str, environ: Mapping[str, str], token_vars: tuple[str, ...]) -> Credential | None:
@@ -145,7 +150,9 @@ class Transport:
 
     def _headers(self, url: str, extra: Mapping[str, str]) -> dict[str, str]:
         headers = {"User-Agent": f"weightgate/{__version__}", "Accept-Encoding": "identity", **extra}
-        if self.credential is not None and self.credential.origin == origin_of(url):
+        # Never over plain http, whatever the policy allows for the bytes: a token in clear text is spent.
+        if (self.credential is not None and self.credential.origin == origin_of(url)
+                and url.lower().startswith("https://")):
             headers["Authorization"] = self.credential.header_value
         return headers
 

@@ -9,6 +9,7 @@ import click
 from weightgate.findings import Finding
 from weightgate.report.interface import Report, Verdict
 from weightgate.rules import Severity
+from weightgate.textsafety import shown, shown_lines
 
 _COLORS = {Severity.CRITICAL: "magenta", Severity.HIGH: "red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
 _VERDICT_STYLES = {Verdict.PASS: ("PASS", "green"), Verdict.FAIL: ("FAIL", "red"),
@@ -45,8 +46,8 @@ class ConsoleReporter:
         target = report.relative(str(report.manifest.path)) if report.manifest else "scan"
         mode = " (offline: no artifact bytes read)" if report.offline else ""
         at = f" at {report.policy.revision[:12]}" if report.policy.revision else ""  # --policy-ref
-        return self._style(f"weightgate {report.tool_version} · {target} · policy {report.policy.source}{at}{mode}",
-                           bold=True)
+        return self._style(shown(f"weightgate {report.tool_version} · {target} · policy {report.policy.source}{at}")
+                           + mode, bold=True)
 
     def _artifact_line(self, report: Report, artifact_id: str) -> str:
         if not artifact_id:
@@ -62,15 +63,15 @@ class ConsoleReporter:
             state = f"{ok}/{len(facts.files)} files verified"
             if facts.intact and facts.digest:
                 state += f", {facts.digest[:19]}…"
-        return self._style(label, bold=True) + (f"  {state}" if state else "")
+        return self._style(shown_lines(shown(label)), bold=True) + (f"  {shown(state)}" if state else "")
 
     def _finding(self, report: Report, f: Finding) -> list[str]:
         sev = self._style(f"{f.severity.value.upper():8}", fg=_COLORS[f.severity], bold=True)
-        where = f"{report.relative(f.location.path)}:{f.location.line}"
-        waived = f"  [waived until {f.waived_by.expires}: {f.waived_by.reason}]" if f.waived_by else ""
+        where = shown(f"{report.relative(f.location.path)}:{f.location.line}")
+        waived = shown(f"  [waived until {f.waived_by.expires}: {f.waived_by.reason}]") if f.waived_by else ""
         return [
             f"  {sev} {f.rule.id} {f.rule.name}  {where}{waived}",
-            f"           {f.message}",
+            f"           {shown(f.message)}",
             self._style(f"           fix: {f.rule.fix}", dim=True),
         ]
 

@@ -35,6 +35,7 @@ from weightgate.governance.model_card import ModelCardFacts
 from weightgate.manifest import Artifact, BaseModelRef, Manifest, Service
 from weightgate.report.interface import Report, Verification, lookup_status, verification_of
 from weightgate.rules import DOCS_BASE
+from weightgate.textsafety import redact_url
 
 P = "weightgate:"  # namespace of every property weightgate writes
 HOME = DOCS_BASE.split("/blob/", 1)[0]
@@ -54,7 +55,7 @@ class CycloneDxReporter:
 
     def render(self, report: Report) -> str:
         bom_json: dict[str, Any] = json.loads(JsonV1Dot6(build_bom(report)).output_as_string())
-        return json.dumps(with_serial_number(add_model_cards(bom_json, report)), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(with_serial_number(add_model_cards(bom_json, report)), indent=2) + "\n"
 
 
 def build_bom(report: Report) -> Bom:
@@ -285,7 +286,7 @@ def _file(bom_ref: str, path: str, facts: FileFacts | None) -> Component:
         bom_ref=bom_ref,
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=facts.sha256)] if facts.verified else [],
         properties=_properties({
-            "status": facts.status.value,
+            "status": facts.shown_status,
             "size": str(facts.size) if facts.verified else None,
             "format": facts.format.value if facts.format else None,
             "mirror-uri": facts.uri,
@@ -354,7 +355,7 @@ def _references(refs: Iterable[tuple[ExternalReferenceType, str]]) -> list[Exter
     result = []
     for ref_type, url in refs:
         try:
-            result.append(ExternalReference(type=ref_type, url=XsUri(url)))
+            result.append(ExternalReference(type=ref_type, url=XsUri(redact_url(url))))
         except InvalidUriException:
             continue  # a malformed manifest URI must not stop the BOM; the manifest checks report it
     return result
@@ -401,7 +402,19 @@ def _registry_of(uri: str) -> str | None:
 
 
 def _purl(registry: str, uri: str, revision: str | None) -> PackageURL | None:
-    """pkg:huggingface/<org>/<name>@<commit> or pkg:mlflow/<name>@<version>; None for other sources."""
+    """pkg:huggingface/<org>/<name>@<commit> or pkg:mlflow/<name>@<version>; None for other sources, and for
+    names no purl can hold (a name of white space or control characters from the manifest: without this
+    check packageurl fails only later, while the whole BOM is being serialised)."""
+    try:
+        purl = _purl_of(registry, uri, revision)
+        if purl is not None:
+            purl.to_string()
+    except (TypeError, ValueError):
+        return None
+    return purl
+
+
+def _purl_of(registry: str, uri: str, revision: str | None) -> PackageURL | None:
     if registry == "huggingface" and (repo := _hf_repo(uri)) is not None:
         namespace, name, uri_revision = repo
         return PackageURL(type="huggingface", namespace=namespace, name=name, version=revision or uri_revision)

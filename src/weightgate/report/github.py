@@ -25,6 +25,7 @@ from weightgate.errors import OutputError
 from weightgate.findings import Finding
 from weightgate.report.interface import Report, Verdict
 from weightgate.rules import Level, Severity
+from weightgate.textsafety import markdown_text, workflow_data, workflow_property
 
 # GitHub refuses a step summary over 1 MiB; stop adding findings well before that and say how many were left.
 MAX_SUMMARY_BYTES = 900 * 1024
@@ -35,26 +36,13 @@ DIGEST_SHORT = 19  # "sha256:" + 12 hex, as the console report shows it
 _COMMANDS = {Level.ERROR: "error", Level.WARNING: "warning", Level.NOTE: "notice"}
 _ICONS = {"fail": "❌", "warn": "⚠️", "pass": "✅", "report-only": "📋"}
 _OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-# ASCII punctuation CommonMark lets a backslash escape: escaping all of it keeps manifest text literal.
-_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 # --- escaping ----------------------------------------------------------------------------------------------
 
-def escape_data(text: str) -> str:
-    """A workflow command's message: `%` first, so the escapes it introduces are not escaped again."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A workflow command's property value, where `:` ends the properties and `,` separates them."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def markdown_text(text: str) -> str:
-    """Manifest text as literal Markdown: one line, every punctuation character backslash-escaped so that no
-    link, image, HTML tag, table cell break or mention can be injected into the summary."""
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(text.split()))
+# One escaping module serves every channel; these names stay for the workflow-command callers.
+escape_data = workflow_data
+escape_property = workflow_property
 
 
 # --- job summary -------------------------------------------------------------------------------------------

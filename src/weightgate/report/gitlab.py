@@ -15,6 +15,7 @@ from typing import Any
 from weightgate.findings import Finding
 from weightgate.report.interface import Report
 from weightgate.rules import Severity
+from weightgate.textsafety import shown
 
 # GitLab's five levels; critical (runs code on load, or bytes that are not the pinned bytes) blocks a merge.
 SEVERITIES = {
@@ -31,7 +32,7 @@ class GitlabCodeQualityReporter:
         for finding in report.active_findings:
             # GitLab keys issues by fingerprint; a repeated one would be shown once and counted twice.
             issues.setdefault(finding.fingerprint, _issue(report, finding))
-        return json.dumps(list(issues.values()), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(list(issues.values()), indent=2) + "\n"
 
 
 def _issue(report: Report, finding: Finding) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def _issue(report: Report, finding: Finding) -> dict[str, Any]:
     return {
         "type": "issue",
         "check_name": f"{rule.id} {rule.name}",
-        "description": f"{rule.id} {rule.name}: {finding.message}",
+        "description": f"{rule.id} {rule.name}: {shown(finding.message)}",
         "content": {"body": f"{rule.help}\n\n**How to fix:** {rule.fix}\n\n[{rule.id} documentation]({rule.docs_url})"},
         "categories": ["Security"],
         "fingerprint": finding.fingerprint,

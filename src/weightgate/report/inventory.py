@@ -21,10 +21,10 @@ from typing import Any
 
 from weightgate.errors import InputFileError
 from weightgate.inputfiles import read_input
+from weightgate.textsafety import csv_cell, shown, shown_lines
 
 P = "weightgate:"
 MAX_BOM_BYTES = 64 * 1024 * 1024
-CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # spreadsheet formula injection (OWASP CSV injection)
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def render_json(inventory: Inventory) -> str:
         "bomsRead": inventory.boms_read, "superseded": list(inventory.superseded),
         "problems": list(inventory.problems), "artifacts": [_record(r) for r in inventory.rows],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2) + "\n"
 
 
 CSV_COLUMNS = ("digest", "artifact", "name", "version", "artifact_class", "deployment", "services", "rollback_for",
@@ -234,8 +234,7 @@ CSV_COLUMNS = ("digest", "artifact", "name", "version", "artifact_class", "deplo
 def _csv_cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         value = "; ".join(map(str, value))
-    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+    return csv_cell("" if value is None else str(value).lower() if isinstance(value, bool) else str(value))
 
 
 def render_csv(inventory: Inventory) -> str:
@@ -252,8 +251,8 @@ TABLE_COLUMNS = ("DIGEST", "ARTIFACT", "DEPLOYMENT", "RUNS IN", "OWNER", "APPROV
 
 
 def _printable(text: str) -> str:
-    """Manifest text reaches the terminal: control characters (escape sequences) are never printed."""
-    return "".join(c if c.isprintable() else "?" for c in text)
+    """Manifest text reaches the terminal: control characters (escape sequences) are never printed raw."""
+    return shown_lines(shown(text))
 
 
 def _table_cells(row: InventoryRow) -> tuple[str, ...]:

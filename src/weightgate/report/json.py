@@ -49,7 +49,7 @@ def finding_json(report: Report, f: Finding) -> JsonObject:
 
 def file_json(f: FileFacts) -> JsonObject:
     return {
-        "path": f.path, "status": f.status.value, "uri": f.uri, "sha256": f.sha256 or None,
+        "path": f.path, "status": f.shown_status, "uri": f.uri, "sha256": f.sha256 or None,
         "size": f.size if f.verified else None, "format": f.format.value if f.format else None,
         "details": f.details, "reason": f.reason or None,
     }
@@ -131,10 +131,12 @@ def _binding(bound: BoundDigest | None) -> JsonObject | None:
 
 
 def _binds(bound: BoundDigest | None, named: str | None) -> bool | None:
-    """Does evidence naming `named` bind to the artifact, as the checks judge it? None when nothing can bind
-    or nothing is named. (Naming the pinned digest while the mirror holds other bytes binds: the integrity
-    findings fail the gate for those bytes, once; `binding.bytes_differ_from_pins` shows it.)"""
-    return None if bound is None or named is None else bound.binds(named)
+    """Does evidence naming `named` name the artifact digest this report stands on (the bytes read, or the
+    pins' digest when nothing was read)? None when nothing can bind or nothing is named. The BOM's
+    `matches-artifact-digest` says the same. Evidence naming the pins while the mirror holds other bytes is
+    `false` here: it is about other bytes (the integrity findings fail the gate for that, once, and
+    `binding.bytes_differ_from_pins` shows it)."""
+    return None if bound is None or named is None else named == bound.value
 
 
 def _approval(approval: ApprovalView, bound: BoundDigest | None) -> JsonObject:

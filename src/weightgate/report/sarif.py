@@ -14,6 +14,7 @@ from typing import Any
 from weightgate.findings import Finding, Waiver
 from weightgate.report.interface import Report
 from weightgate.rules import DOCS_BASE, RULES, Rule
+from weightgate.textsafety import shown
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -51,7 +52,7 @@ class SarifReporter:
             "results": results,
         }
         sarif = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-        return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(sarif, indent=2) + "\n"
 
 
 def _driver(version: str, rules: list[Rule]) -> SarifObject:
@@ -95,7 +96,7 @@ def _result(finding: Finding, rule_index: int, report: Report) -> SarifObject:
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index,
         "level": finding.level.value,
-        "message": {"text": f"{finding.message}\n\nHow to fix: {finding.rule.fix}"},
+        "message": {"text": f"{shown(finding.message)}\n\nHow to fix: {finding.rule.fix}"},
         "locations": [_location(finding, report)],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": _result_properties(finding),
