@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from weightgate.facts import FileStatus
-from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorNotListable, MirrorUnavailable
+from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorUnavailable
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.mirror.transport import HttpStream, Transport, basic_credential, bearer_or_netrc, url_refusal
@@ -146,7 +146,8 @@ class MlflowMirror:
     def list_files(self) -> Iterator[ListedEntry]:
         """Every file under the artifact folder, through the run artifacts list API (folder by folder, page by
         page). A model version is listed through the run it was logged from, when its source lies in that run's
-        artifacts; any other source cannot be listed through the tracking server (MirrorNotListable)."""
+        artifacts. Any other source cannot be listed through the tracking server: MirrorUnavailable, since
+        `mlflow ... load_model` downloads the whole folder and what it holds must be known."""
         folder = self._run_folder()
         pending = [""]
         while pending:
@@ -164,7 +165,7 @@ class MlflowMirror:
         if self.ref.kind == "runs":
             return self.ref.path.strip("/")
         if not self._run_id:
-            raise MirrorNotListable(f"{self.uri}: the model version names no run, so its files cannot be listed")
+            raise MirrorUnavailable(f"{self.uri}: the model version names no run, so its files cannot be listed")
         prefix = f"runs:/{self._run_id}"
         if self.source == prefix or self.source.startswith(prefix + "/"):
             return self.source[len(prefix):].strip("/")
@@ -176,7 +177,7 @@ class MlflowMirror:
         info = run.get("run", {}).get("info", {}) if isinstance(run, dict) else {}
         root = str(info.get("artifact_uri") or "").rstrip("/") if isinstance(info, dict) else ""
         if not root or not (self.source == root or self.source.startswith(root + "/")):
-            raise MirrorNotListable(f"{self.uri}: its source lies outside run {self._run_id}'s artifacts, which "
+            raise MirrorUnavailable(f"{self.uri}: its source lies outside run {self._run_id}'s artifacts, which "
                                     "is all the tracking server lists")
         return self.source[len(root):].strip("/")
 
