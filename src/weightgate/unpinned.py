@@ -10,6 +10,7 @@ by content as well as by name. Network mirrors are listed, never read.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -190,7 +191,23 @@ def _plans(manifest: Manifest, locations: Mapping[str, MirrorLocation | None]) -
         referenced.setdefault(_key(location), set()).update(_references(artifact, location))
     for uri, (artifact_id, location) in first.items():
         nested = tuple(other[len(uri) + 1:] for other in first if other.startswith(uri + "/"))
-        yield _Plan(artifact_id, location, frozenset(referenced[uri]), nested)
+        yield _Plan(artifact_id, location, frozenset(referenced[uri] | _link_targets(location, referenced[uri])),
+                    nested)
+
+
+def _link_targets(location: MirrorLocation, paths: set[str]) -> set[str]:
+    """Where referenced symlinks of a local folder lead inside it (a Hugging Face cache snapshot links each file
+    to a blob): those bytes are the referenced ones, streamed through the link."""
+    root = location.local_path
+    if root is None:
+        return set()
+    targets = set()
+    for path in paths:
+        if (root / path).is_symlink():
+            real = Path(os.path.realpath(root / path))
+            if root.resolve() in real.parents:
+                targets.add(real.relative_to(root.resolve()).as_posix())
+    return targets
 
 
 def _key(location: MirrorLocation) -> str:
