@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 
 from weightgate import rules
 from weightgate.checks import CheckContext
-from weightgate.facts import ListingStatus, MirrorListing, UnpinnedFile
+from weightgate.facts import FileStatus, ListingStatus, MirrorListing, UnpinnedFile
 from weightgate.findings import Finding, Location
 from weightgate.manifest import Artifact
 
@@ -38,13 +38,20 @@ def unpinned_files(ctx: CheckContext) -> Iterator[Finding]:
         if listing is None:
             continue
         where = ctx.at(artifact, "mirror") if artifact.mirror is not None else ctx.at(artifact, "id")
-        if listing.status in _INCOMPLETE:
+        if listing.status in _INCOMPLETE and not _mirror_unusable(ctx, artifact):
             yield Finding(rules.UNPINNED_FILE, f"{artifact.id}: its mirror location could not be listed "
                           f"completely: {listing.reason}", where, artifact.id, evidence=(("uri", listing.uri),))
         code = [f for f in listing.unpinned if f.code]
         other = [f for f in listing.unpinned if not f.code and not ignored(f.path, ctx.policy.ignore_unpinned)]
         yield from _bounded(rules.UNPINNED_FILE_CODE, code, artifact, listing, where)
         yield from _bounded(rules.UNPINNED_FILE, other, artifact, listing, where)
+
+
+def _mirror_unusable(ctx: CheckContext, artifact: Artifact) -> bool:
+    """WG308 already reports a mirror that refused every read (credentials, endpoint): a failed listing of it
+    says nothing more."""
+    facts = ctx.facts.get(artifact.id)
+    return facts is not None and any(f.status is FileStatus.NOT_CHECKED for f in facts.files)
 
 
 def _bounded(rule: rules.Rule, files: list[UnpinnedFile], artifact: Artifact, listing: MirrorListing,
