@@ -178,3 +178,20 @@ def test_a_fifo_is_reported_without_blocking(ws):
     report = _check(ws, art)
     assert _found(report, "WG310") == ["pipe"]
     assert "FIFO" in report.active_findings[0].message
+
+
+def test_the_json_report_lists_every_unpinned_file_and_validates(ws):
+    from jsonschema import Draft202012Validator
+
+    from weightgate.jsonschemas import schema_text
+    from weightgate.report.json import JsonReporter
+
+    art = ws.artifact("m")
+    ws.put("m", "pytorch_model.bin", EVIL_PICKLE)
+    (ws.mirror / "m" / "elsewhere").symlink_to("/etc")
+    document = json.loads(JsonReporter().render(_check(ws, art)))
+    Draft202012Validator(json.loads(schema_text("report"))).validate(document)
+    listing = document["artifacts"][0]["unpinned"]
+    assert listing["status"] == "listed" and listing["listed"] == 3
+    assert [(f["path"], f["format"], f["link_target"]) for f in listing["files"]] == [
+        ("elsewhere", None, "/etc"), ("pytorch_model.bin", "pickle", None)]
