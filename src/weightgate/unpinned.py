@@ -34,6 +34,9 @@ from weightgate.mirror.local import unsafe_path_reason
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024  # of an unpinned local file read to tell its format (detect.HEAD_BYTES, without its imports)
+# Unpinned files per location whose heads are read; past it, names decide (a file is still reported, WG310 at
+# least), so a folder of junk costs at most MAX_SNIFFED_FILES * HEAD_BYTES of reading.
+MAX_SNIFFED_FILES = 10_000
 # Names Python imports or the dynamic loader maps: code whatever the bytes look like.
 PROGRAM_SUFFIXES = (".py", ".pyc", ".pyo", ".pyd", ".pyw", ".so", ".dll", ".dylib")
 # Names that loaders unpickle or deserialize with code (torch.load, joblib, Keras): code when the content is not
@@ -91,7 +94,7 @@ def _listing(plan: _Plan, mirror: Mirror, sniff: bool) -> MirrorListing:
             path = _normal(entry.path)
             if path in plan.referenced or any(path.startswith(folder + "/") for folder in plan.nested):
                 continue
-            unpinned.append(_describe(entry, path, mirror, sniff))
+            unpinned.append(_describe(entry, path, mirror, sniff and len(unpinned) < MAX_SNIFFED_FILES))
     except MirrorNotListable as e:
         return _done(base, unpinned, seen, ListingStatus.NOT_LISTABLE, str(e))
     except MirrorUnavailable as e:

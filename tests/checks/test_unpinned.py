@@ -195,3 +195,13 @@ def test_the_json_report_lists_every_unpinned_file_and_validates(ws):
     assert listing["status"] == "listed" and listing["listed"] == 3
     assert [(f["path"], f["format"], f["link_target"]) for f in listing["files"]] == [
         ("elsewhere", None, "/etc"), ("pytorch_model.bin", "pickle", None)]
+
+
+def test_past_the_sniffing_budget_names_decide(ws, monkeypatch):
+    monkeypatch.setattr(unpinned, "MAX_SNIFFED_FILES", 1)
+    art = ws.artifact("m")
+    ws.put("m", "a.txt", b"x")
+    ws.put("m", "b.dat", EVIL_PICKLE)  # not read: still reported, by name as WG310
+    report = _check(ws, art, policy=ws.write_policy(mirrors={"ignore_unpinned": []}))
+    assert rule_ids(report) == ["WG310", "WG310"]
+    assert [u.format for u in report.governance.listings["m"].unpinned] == ["text", None]

@@ -116,6 +116,7 @@ def test_objects_under_the_prefix_that_the_manifest_does_not_pin(ws, seaweed, bu
     _upload(seaweed, bucket, "s3-extra/sub/notes.txt", b"notes")
     _upload(seaweed, bucket, "s3-extra/README.md", b"# card")  # the default ignore globs
     _upload(seaweed, bucket, "s3-extra-sibling/stray.py", b"import os")  # another prefix: not this artifact's
+    seaweed.client().put_object(Bucket=bucket, Key="s3-extra/folder/", Body=b"")  # a console folder marker
     report = ws.check(ws.write_manifest([art]), policy=_policy(ws, seaweed))
     assert [(f.rule.id, f.file_path) for f in report.active_findings if f.rule.id in ("WG309", "WG310")] == [
         ("WG309", "pytorch_model.bin"), ("WG310", "sub/notes.txt")]

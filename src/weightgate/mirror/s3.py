@@ -146,6 +146,8 @@ class S3Mirror:
                 for item in page.get("Contents") or ():
                     key = str(item.get("Key", ""))
                     size = item.get("Size")
+                    if key.endswith("/") and not size:
+                        continue  # a console "folder" marker: no bytes, and a sync makes it a directory
                     yield ListedEntry(key[len(prefix):], size if isinstance(size, int) else None)
         except Exception as e:  # botocore's client and connection errors
             raise MirrorUnavailable(f"{self.uri}: cannot list the prefix: {client_error(e).reason}") from None
