@@ -94,3 +94,36 @@ def artifact_digest(files: Iterable[tuple[str, str, int]]) -> str:
     """
     lines = sorted(f"{path}\0{sha256}\0{size}\n" for path, sha256, size in files)
     return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+class ListingStatus(str, enum.Enum):
+    LISTED = "listed"  # every entry under the location was seen
+    TRUNCATED = "truncated"  # more entries than the gate lists (MAX_LISTED_FILES); the rest were not seen
+    NOT_LISTABLE = "not-listable"  # the mirror kind has no listing (a plain web server)
+    UNAVAILABLE = "unavailable"  # listing failed (denied, unreachable, a folder that cannot be read)
+    NOT_CHECKED = "not-checked"  # offline run and a network mirror: not listed
+
+
+@dataclass(frozen=True)
+class UnpinnedFile:
+    """A file under an artifact's location that the manifest neither pins nor references in another way."""
+
+    path: str  # relative to the location, as the mirror lists it
+    uri: str
+    size: int | None
+    code: str = ""  # why it can run code when loaded or imported ("" when nothing says so)
+    format: Format | None = None  # detected from its first bytes (local mirrors only; None when not read)
+    link_target: str | None = None  # a symlink's target as written, never followed
+    special: bool = False  # a FIFO, socket or device node
+
+
+@dataclass(frozen=True)
+class MirrorListing:
+    """What lies beside an artifact's pinned files in its mirror."""
+
+    artifact_id: str
+    uri: str
+    status: ListingStatus
+    unpinned: tuple[UnpinnedFile, ...] = ()
+    listed: int = 0  # entries seen, pinned or not
+    reason: str = ""  # why the listing is not complete

@@ -16,7 +16,7 @@ from weightgate.checks.approvals import approval_chain
 from weightgate.errors import PolicyError
 from weightgate.evidence.signatures import SignatureFacts, signature_facts
 from weightgate.evidence.store import StoredRecords
-from weightgate.facts import ArtifactFacts
+from weightgate.facts import ArtifactFacts, MirrorListing
 from weightgate.findings import sort_key
 from weightgate.governance.digests import evidence_digests
 from weightgate.governance.eval_evidence import fetch_evidence
@@ -85,6 +85,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         locations = {a.id: locate_mirror(a, manifest, options.mirror) for a in manifest.artifacts}
         evidence = _start_evidence(manifest, locations, settings_for(policy), options.offline)
         signatures = _start_signatures(manifest, policy, locations, options.offline)
+        listings = _start_listings(manifest, locations, settings_for(policy), options.offline)
         cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
         if not options.offline:
             facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards), options.workers,
@@ -94,7 +95,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
             evidence.result(), _registry_lookups(manifest, policy, options, at_ref), signatures.result(),
             model_card_facts(manifest, {f.artifact_id: f for f in facts}, cards, locations,
                              lambda location: open_approved_mirror(location, settings_for(policy)), options.offline),
-            _signed_records(store, manifest, policy, facts, options.offline, today), store,
+            _signed_records(store, manifest, policy, facts, options.offline, today), store, listings.result(),
         )
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
                            governance)
@@ -157,6 +158,20 @@ def _start_signatures(manifest: Manifest, policy: Policy, locations: Mapping[str
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signatures")
     try:
         return pool.submit(signature_facts, manifest, policy.signatures, locations,
+                           lambda location: open_approved_mirror(location, settings), offline)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _start_listings(manifest: Manifest, locations: Mapping[str, MirrorLocation | None], settings: MirrorSettings,
+                    offline: bool) -> Future[dict[str, MirrorListing]]:
+    """List each artifact's location beside the verify pass, for the files it does not pin (pinned files are
+    never re-read; an unpinned local file only for its head). Offline, local folders are still listed."""
+    from weightgate.unpinned import list_unpinned
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="listing")
+    try:
+        return pool.submit(list_unpinned, manifest, locations,
                            lambda location: open_approved_mirror(location, settings), offline)
     finally:
         pool.shutdown(wait=False)

@@ -117,6 +117,9 @@ class Policy:
     # Signed evidence: the approvals store and who may sign reviews (per role) and eval results.
     evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
     revision: str | None = None  # the commit the policy was read at (--policy-ref); None: the file as it is
+    # Globs of unpinned files beside an artifact's pinned ones that need no finding (docs, git metadata). A glob
+    # without '/' matches the file name, one with '/' the path under the artifact's location. Never hides code.
+    ignore_unpinned: tuple[str, ...] = ()
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
@@ -223,6 +226,7 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str, *
                                        data.get("licenses") or {}, base, source, doc.line_of,
                                        store_base=roots_base or base),
         revision=revision,
+        ignore_unpinned=tuple(mirrors.get("ignore_unpinned", ())),
     )
 
 

@@ -727,3 +727,27 @@ CONFIG_FETCHES_CODE = _rule(
     "Remove the field (use a built-in attention implementation such as `sdpa` or `eager`); if the code is needed, "
     "vendor and review it and waive this artifact digest in the policy.",
 )
+# WG309-WG310: files beside the pinned ones (declared here, after the catalog, so earlier ids keep their place).
+UNPINNED_FILE_CODE = _rule(
+    "WG309", "unpinned-file-code", "An unpinned file that can run code lies beside the pinned ones", C,
+    "The artifact's mirror location holds a file the manifest does not pin and that runs code when loaded or "
+    "imported: a pickle or PyTorch checkpoint (`pytorch_model.bin`), a joblib or Keras file, a Python module "
+    "(`modeling_*.py`), a native library, or a config naming custom code. `from_pretrained` on the folder, a copy "
+    "of the folder into a serving image, or a snapshot download at the same revision takes it along with the "
+    "reviewed files. It is judged by its name and, in local mirrors, by its first 64 KiB; ignore globs never "
+    "hide it.",
+    "Remove the file from the mirror location (or move the artifact's files to a folder of their own); if it is "
+    "meant to ship, pin it in `files:` so its digest and format are checked like the rest.",
+)
+UNPINNED_FILE = _rule(
+    "WG310", "unpinned-file", "An unpinned file lies beside the pinned ones, or the location cannot be listed", H,
+    "The artifact's mirror location holds a file the manifest neither pins nor references (as its signature "
+    "bundle, eval evidence or model card), so whatever copies or loads the folder ships bytes nobody verified; "
+    "or the location could not be listed completely (listing refused or failed, or more than 100,000 entries), "
+    "so what lies there is unknown. A symlink is reported as itself and never followed. A plain web server "
+    "offers no listing: that is recorded in the report, not reported here, since nothing fetching pinned URLs "
+    "can see other files either.",
+    "Remove the file, pin it in `files:`, or, for documentation and git metadata, add a glob to the policy's "
+    "`mirrors.ignore_unpinned`. For a location that cannot be listed, grant list access (s3:ListBucket on the "
+    "prefix) or split the folder.",
+)

@@ -69,9 +69,10 @@ def test_evidence_that_cannot_be_verified(ws, change, reason):
     art = _with_evidence(ws, _fine_tune(ws), _report_for("x"))
     if change == "sha256":
         art["eval_evidence"]["sha256"] = "0" * 64
-    elif change == "missing":
-        art["eval_evidence"]["path"] = "evals/nope.json"
+    elif change == "missing":  # removed, not renamed: a report left beside the pins would be WG310 unpinned-file
+        (ws.mirror / art["id"] / art["eval_evidence"]["path"]).unlink()
     elif change == "escape":
+        (ws.mirror / art["id"] / art["eval_evidence"]["path"]).unlink()  # else it is WG310, unreferenced
         art["eval_evidence"]["path"] = "../base/model.safetensors"
     else:
         art["eval_evidence"]["sha256"] = "ABC"

@@ -64,6 +64,9 @@ def test_pinned_card_is_read_once_from_the_verify_pass(ws, monkeypatch):
         def uri_of(self, path):
             return self._inner.uri_of(path)
 
+        def list_files(self):
+            return self._inner.list_files()
+
     monkeypatch.setattr(gate, "open_approved_mirror", lambda *a, **k: Counting(real_open(*a, **k)))
     assert rule_ids(_check(ws, _fine_tune(ws))) == []
     assert counts == {"model.safetensors": 1, "README.md": 1}

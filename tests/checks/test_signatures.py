@@ -67,6 +67,9 @@ class CountingMirror:
     def uri_of(self, path):
         return self._inner.uri_of(path)
 
+    def list_files(self):
+        return self._inner.list_files()
+
 
 def test_valid_signature_passes_without_a_second_read(ws, keys, monkeypatch):
     art = _signed(ws, keys["trusted"][0])

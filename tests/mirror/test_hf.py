@@ -64,3 +64,14 @@ def test_missing_file_fails_closed(ws, olah, test_ca):
     # olah offline answers 500 (not the hub's 404) for a file the commit lacks: retried, then unreadable.
     assert mirror_ids(report) == ["WG307"]
     assert "HTTP 500 (3 attempts)" in only(report, "WG307").message
+
+
+def test_files_in_the_tree_at_the_pinned_commit_that_the_manifest_does_not_pin(ws, olah, test_ca):
+    commit = olah.commit("org/hf-extra", {"model.safetensors": WEIGHTS, "modeling_x.py": b"import os\n",
+                                          "extra/notes.txt": b"notes"})
+    art = ws.artifact("hf-extra", {"model.safetensors": WEIGHTS}, mirror="hf://org/hf-extra",
+                      source={"registry": "huggingface", "uri": "hf://org/hf-extra", "revision": commit})
+    olah.commit("org/hf-extra", {"later.pkl": b"\x80\x02."})  # after the pin: not in the pinned tree
+    report = ws.check(ws.write_manifest([art]), policy=mirror_policy(ws, test_ca.pem, hf_endpoint=olah.endpoint))
+    assert [(f.rule.id, f.file_path) for f in report.active_findings if f.rule.id in ("WG309", "WG310")] == [
+        ("WG309", "modeling_x.py"), ("WG310", "extra/notes.txt")]

@@ -29,6 +29,9 @@ def test_https_mirror_verifies(ws, nginx, test_ca):
     assert mirror_ids(report) == []
     (facts,) = report.facts
     assert facts.intact and facts.files[0].uri == f"{nginx.https_url}/plain-ok/model.safetensors"
+    # A web server offers no listing: recorded as a fact, not a finding (fetching pinned URLs sees nothing else).
+    listing = report.governance.listings["plain-ok"]
+    assert listing.status.value == "not-listable" and "no file listing" in listing.reason
 
 
 def test_tampered_file_is_caught_at_its_line(ws, nginx, test_ca):

@@ -102,3 +102,17 @@ def test_gate_checks_registry_entries_against_mlflow(ws, mlflow_server):
     assert registry_ids() == []
     art["registry_entry"]["id"] = "mlf-gate/999"
     assert registry_ids() == ["WG621"]
+
+
+def test_run_artifacts_beside_the_pinned_ones(ws, mlflow_server):
+    art, version = _mlflow_artifact(ws, mlflow_server, "mlf-extra")
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, mlflow_server))
+    assert report.governance.listings["mlf-extra"].listed == 2  # near miss: only the pinned files
+    mv = mlflow_server.api("GET", f"model-versions/get?name=mlf-extra&version={version}")["model_version"]
+    run_root = mv["source"].rsplit("/model", 1)[0]
+    mlflow_server.upload(run_root, "model/code/modeling_x.py", b"import os\n")
+    mlflow_server.upload(run_root, "model/notes.txt", b"notes")
+    mlflow_server.upload(run_root, "elsewhere.txt", b"outside the model folder")
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, mlflow_server))
+    assert [(f.rule.id, f.file_path) for f in report.active_findings if f.rule.id in ("WG309", "WG310")] == [
+        ("WG309", "code/modeling_x.py"), ("WG310", "notes.txt")]

@@ -108,3 +108,33 @@ def test_missing_extra_names_it(ws, monkeypatch):
     art = ws.artifact("no-extra", mirror="s3://bucket/no-extra")
     report = ws.check(ws.write_manifest([art]), policy=mirror_policy(ws, None))
     assert "pip install 'weightgate[s3]'" in only(report, "WG308").message
+
+
+def test_objects_under_the_prefix_that_the_manifest_does_not_pin(ws, seaweed, bucket, aws_env):
+    art = _s3_artifact(ws, seaweed, bucket, "s3-extra")
+    _upload(seaweed, bucket, "s3-extra/pytorch_model.bin", b"\x80\x02cposix\nsystem\nq\x00.")
+    _upload(seaweed, bucket, "s3-extra/sub/notes.txt", b"notes")
+    _upload(seaweed, bucket, "s3-extra/README.md", b"# card")  # the default ignore globs
+    _upload(seaweed, bucket, "s3-extra-sibling/stray.py", b"import os")  # another prefix: not this artifact's
+    seaweed.client().put_object(Bucket=bucket, Key="s3-extra/folder/", Body=b"")  # a console folder marker
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, seaweed))
+    assert [(f.rule.id, f.file_path) for f in report.active_findings if f.rule.id in ("WG309", "WG310")] == [
+        ("WG309", "pytorch_model.bin"), ("WG310", "sub/notes.txt")]
+    listing = report.governance.listings["s3-extra"]
+    assert listing.listed == 4
+    assert all(u.format is None for u in listing.unpinned)  # listed, never read
+
+
+def test_only_pinned_objects_under_the_prefix_pass(ws, seaweed, bucket, aws_env):
+    art = _s3_artifact(ws, seaweed, bucket, "s3-alone")
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, seaweed))
+    assert [f.rule.id for f in report.active_findings if f.rule.id in ("WG309", "WG310")] == []
+    assert report.governance.listings["s3-alone"].listed == 1
+
+
+def test_a_prefix_that_cannot_be_listed_fails_closed(ws, seaweed, bucket, aws_env):
+    art = _s3_artifact(ws, seaweed, bucket, "s3-nolist")
+    art["mirror"] = f"s3://{bucket}-gone/s3-nolist"  # reads and listing both refused: WG308 says it once
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, seaweed))
+    assert mirror_ids(report) == ["WG308"]
+    assert report.governance.listings["s3-nolist"].status.value == "unavailable"

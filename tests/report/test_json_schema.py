@@ -18,7 +18,7 @@ from example_copy import fix_example
 from weightgate.cli import main
 from weightgate.evidence.signatures import SignatureStatus
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
-from weightgate.facts import DIFFERS_FROM_PIN, FileStatus
+from weightgate.facts import DIFFERS_FROM_PIN, FileStatus, ListingStatus
 from weightgate.governance.model_card import CardStatus
 from weightgate.governance.policy import Restriction
 from weightgate.jsonschemas import schema_errors, schema_text
@@ -120,7 +120,7 @@ def test_every_object_is_closed() -> None:
     ("fileStatus", FileStatus), ("verification", Verification), ("restriction", Restriction),
     (("signature", "status"), SignatureStatus), (("modelCard", "status"), CardStatus),
     (("registryEntry", "lookup"), LookupStatus), (("finding", "severity"), Severity),
-    (("finding", "level"), Level),
+    (("finding", "level"), Level), (("unpinned", "status"), ListingStatus),
 ])
 def test_schema_enums_are_the_codes(definition: str | tuple[str, str], values: type[enum.Enum]) -> None:
     node = SCHEMA["$defs"][definition] if isinstance(definition, str) else \

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from weightgate.facts import FileStatus
+from weightgate.facts import FileStatus, MirrorListing
 from weightgate.formats import Format
 from weightgate.manifest import Manifest
 from weightgate.registry import RegistryLookups
@@ -88,3 +88,5 @@ class GovernanceFacts:
     model_cards: Mapping[str, ModelCardFacts] = field(default_factory=dict)  # artifact id -> its model card
     records: Mapping[str, StoredRecords] = field(default_factory=dict)  # artifact id -> signed records for its digest
     records_store: str | None = None  # where they were looked up (None: no store configured)
+    # artifact id -> the files beside its pinned ones (one listing per location, for the first artifact there)
+    listings: Mapping[str, MirrorListing] = field(default_factory=dict)

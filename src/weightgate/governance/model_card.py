@@ -13,7 +13,7 @@ import enum
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from weightgate.evidence.fetch import mirror_for, read_small
 from weightgate.facts import ArtifactFacts
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror import MirrorLocation
-from weightgate.mirror.base import Mirror, MirrorFile, MirrorUnavailable
+from weightgate.mirror.base import ListedEntry, Mirror, MirrorFile, MirrorUnavailable
 
 MAX_CARD_BYTES = 1024 * 1024  # model cards are a few KiB; anything larger is not read as one
 MAX_FRONT_MATTER_BYTES = 64 * 1024
@@ -110,6 +110,9 @@ class _CapturingMirror:
 
     def uri_of(self, path: str) -> str:
         return self._inner.uri_of(path)
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        return self._inner.list_files()
 
 
 class CardCapture:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from weightgate.facts import FileStatus
+
+# Entries a listing may yield before the gate stops reading it; more is a finding (the mirror is not what was
+# reviewed), never a silent truncation.
+MAX_LISTED_FILES = 100_000
 
 
 class MirrorFileError(Exception):
@@ -18,6 +25,27 @@ class MirrorFileError(Exception):
 
 class MirrorUnavailable(Exception):
     """The mirror as a whole cannot be used (missing root, unsupported scheme, unreachable)."""
+
+
+class MirrorNotListable(Exception):
+    """The mirror kind has no listing (a plain web server): what else lies beside the pinned files is unknown."""
+
+
+class EntryKind(str, enum.Enum):
+    FILE = "file"
+    SYMLINK = "symlink"  # reported as itself, never followed
+    SPECIAL = "special"  # a FIFO, socket or device node
+
+
+@dataclass(frozen=True)
+class ListedEntry:
+    """One entry under a mirror's root: its path relative to the root (POSIX separators) and its size as the
+    listing reports it (None when unknown). A symlink carries its target as written, unresolved."""
+
+    path: str
+    size: int | None
+    kind: EntryKind = EntryKind.FILE
+    link_target: str | None = None
 
 
 class MirrorFile(Protocol):
@@ -38,3 +66,7 @@ class Mirror(Protocol):
 
     def uri_of(self, path: str) -> str:
         """The URI a file is read from, for facts and the BOM."""
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        """Every file under the root, lazily (the caller stops after MAX_LISTED_FILES). Never follows a symlink;
+        raises MirrorNotListable when the kind has no listing, MirrorUnavailable when listing fails."""

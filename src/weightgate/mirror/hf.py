@@ -8,18 +8,32 @@ hub is never contacted: without an internal endpoint an hf:// mirror is unavaila
 from __future__ import annotations
 
 import http.client
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urljoin
 
 from weightgate.facts import FileStatus
-from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
+from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorUnavailable
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
-from weightgate.mirror.transport import HttpStream, Transport, bearer_or_netrc, url_refusal
+from weightgate.mirror.transport import (
+    MAX_JSON_BYTES,
+    HttpStream,
+    Transport,
+    bearer_or_netrc,
+    display_url,
+    origin_of,
+    url_refusal,
+)
 from weightgate.refs import COMMIT_SHA1
 
 TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 REPO_TYPES = {"datasets": "datasets", "spaces": "spaces"}
+MAX_TREE_PAGES = 1_000  # the hub pages trees by 1,000 entries; more pages than files the gate lists is a loop
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 @dataclass(frozen=True)
@@ -99,3 +113,41 @@ class HfMirror:
         if served is not None and served.strip().lower() != self.commit:
             raise MirrorFileError(FileStatus.UNREADABLE, f"endpoint served commit {served.strip()!r}, not the "
                                   f"pinned {self.commit}")
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        """Every file in the repository's tree at the pinned commit (the hub's tree API, recursive, page by page
+        through its `Link: rel=next` cursor). Raises MirrorUnavailable when the endpoint cannot list it."""
+        url: str | None = f"{self.endpoint}/api/{self.repo.kind}/{self.repo.repo_id}/tree/{self.commit}/?recursive=true"
+        for _ in range(MAX_TREE_PAGES):
+            if url is None:
+                return
+            entries, url = self._tree_page(url)
+            for entry in entries:
+                if isinstance(entry, dict) and entry.get("type") == "file" and isinstance(entry.get("path"), str):
+                    size = entry.get("size")
+                    yield ListedEntry(entry["path"], size if isinstance(size, int) else None)
+        raise MirrorUnavailable(f"{self.repo.repo_id}@{self.commit}: more than {MAX_TREE_PAGES} tree pages")
+
+    def _tree_page(self, url: str) -> tuple[list[Any], str | None]:
+        try:
+            resp = self._transport.request(url, {"Accept": "application/json"})
+            try:
+                body = resp.read(MAX_JSON_BYTES + 1)
+                link = resp.getheader("Link") or ""
+            finally:
+                resp.close()
+        except MirrorFileError as e:
+            raise MirrorUnavailable(f"{self.repo.repo_id}@{self.commit}: cannot list the tree: {e.reason}") from None
+        except (OSError, http.client.HTTPException) as e:
+            raise MirrorUnavailable(f"{display_url(url)}: tree listing broke off: {e}") from None
+        try:
+            entries = json.loads(body) if len(body) <= MAX_JSON_BYTES else None
+        except ValueError:
+            entries = None
+        if not isinstance(entries, list):
+            raise MirrorUnavailable(f"{display_url(url)}: the tree answer is not a bounded JSON list")
+        found = _NEXT_LINK.search(link)
+        following = urljoin(url, found.group(1)) if found else None
+        if following is not None and origin_of(following) != origin_of(self.endpoint):
+            raise MirrorUnavailable(f"{display_url(url)}: the next tree page is on another origin")
+        return entries, following

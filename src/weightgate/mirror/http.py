@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from weightgate.facts import FileStatus
-from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
+from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorNotListable, MirrorUnavailable
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.mirror.transport import (
@@ -39,3 +40,9 @@ class HttpMirror:
         if reason:
             raise MirrorFileError(FileStatus.ESCAPED, f"{reason}; it is never followed")
         return self._transport.open_stream(f"{self.uri}/{quote(path)}", self.uri_of(path))
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        # A web server has no standard listing (index pages are HTML meant for people, and often off): what else
+        # the folder holds is unknown, and that is said, never assumed empty.
+        raise MirrorNotListable(f"{display_url(self.uri)}: a web server offers no file listing, so nothing shows "
+                                "that only the pinned files are there")

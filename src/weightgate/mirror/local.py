@@ -6,10 +6,11 @@ import errno
 import io
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from weightgate.facts import FileStatus
-from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
+from weightgate.mirror.base import EntryKind, ListedEntry, MirrorFileError, MirrorUnavailable
 
 
 def unsafe_path_reason(path: str) -> str | None:
@@ -74,3 +75,33 @@ class LocalMirror:
             raise MirrorFileError(FileStatus.UNREADABLE, f"is {kind}, not a regular file")
         os.set_blocking(fd, True)
         return LocalFile(fd, self.uri_of(path))
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        """Every entry under the root. Symlinks (to files or folders, inside the root
+        or not) are yielded as themselves and never followed, so a walk cannot leave the root or loop."""
+        pending = [""]
+        while pending:
+            folder = pending.pop()
+            try:
+                with os.scandir(self.root / folder if folder else self.root) as scan:
+                    entries = sorted(scan, key=lambda e: e.name)
+            except OSError as e:
+                raise MirrorUnavailable(f"cannot list {folder or '.'} under {self.root}: {e.strerror or e}") from None
+            for entry in entries:
+                rel = f"{folder}/{entry.name}" if folder else entry.name
+                yield from self._entry(entry, rel, pending)
+
+    def _entry(self, entry: os.DirEntry[str], rel: str, pending: list[str]) -> Iterator[ListedEntry]:
+        try:
+            if entry.is_symlink():
+                yield ListedEntry(rel, None, EntryKind.SYMLINK, os.readlink(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(rel)
+            elif entry.is_file(follow_symlinks=False):
+                yield ListedEntry(rel, entry.stat(follow_symlinks=False).st_size)
+            else:
+                yield ListedEntry(rel, None, EntryKind.SPECIAL)
+        except FileNotFoundError:
+            return  # removed while the folder was being listed: nothing is there to deploy
+        except OSError as e:
+            raise MirrorUnavailable(f"cannot list {rel} under {self.root}: {e.strerror or e}") from None

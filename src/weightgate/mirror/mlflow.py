@@ -8,16 +8,19 @@ version number. Talks REST only, so no MLflow client library is needed at run ti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from weightgate.facts import FileStatus
-from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
+from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorUnavailable
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.mirror.transport import HttpStream, Transport, basic_credential, bearer_or_netrc, url_refusal
 from weightgate.refs import MLFLOW_STAGES
+
+MAX_LIST_PAGES = 1_000  # pages of one folder's listing; more is a server that never ends its cursor
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class MlflowMirror:
         self._transport = mlflow_transport(self.base, settings)
         self.uri = uri
         self.source = f"runs:/{self.ref.name}/{self.ref.path}".rstrip("/")
+        self._run_id = self.ref.name if self.ref.kind == "runs" else ""
         if self.ref.kind == "models":
             assert self.ref.version is not None
             try:
@@ -121,6 +125,7 @@ class MlflowMirror:
             if mv.get("status", "READY") != "READY":
                 raise MirrorUnavailable(f"{uri}: model version status is {mv.get('status')!r}, not READY")
             self.source = str(mv.get("source") or self.source)
+            self._run_id = str(mv.get("run_id") or "")
 
     def uri_of(self, path: str) -> str:
         return f"{self.source.rstrip('/')}/{path}"
@@ -137,3 +142,57 @@ class MlflowMirror:
         if reason:
             raise MirrorFileError(FileStatus.ESCAPED, f"{reason}; it is never followed")
         return self._transport.open_stream(self._url(path), self.uri_of(path))
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        """Every file under the artifact folder, through the run artifacts list API (folder by folder, page by
+        page). A model version is listed through the run it was logged from, when its source lies in that run's
+        artifacts. Any other source cannot be listed through the tracking server: MirrorUnavailable, since
+        `mlflow ... load_model` downloads the whole folder and what it holds must be known."""
+        folder = self._run_folder()
+        pending = [""]
+        while pending:
+            sub = pending.pop()
+            for entry in self._list_folder(folder, sub):
+                rel = str(entry.get("path", ""))[len(folder):].lstrip("/") if folder else str(entry.get("path", ""))
+                if entry.get("is_dir"):
+                    pending.append(rel)
+                elif rel:
+                    size = entry.get("file_size")
+                    yield ListedEntry(rel, int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None)
+
+    def _run_folder(self) -> str:
+        """The artifact folder's path inside its run's artifacts."""
+        if self.ref.kind == "runs":
+            return self.ref.path.strip("/")
+        if not self._run_id:
+            raise MirrorUnavailable(f"{self.uri}: the model version names no run, so its files cannot be listed")
+        prefix = f"runs:/{self._run_id}"
+        if self.source == prefix or self.source.startswith(prefix + "/"):
+            return self.source[len(prefix):].strip("/")
+        try:
+            run = self._transport.get_json(f"{self.base}/api/2.0/mlflow/runs/get?"
+                                           + urlencode({"run_id": self._run_id}))
+        except MirrorFileError as e:
+            raise MirrorUnavailable(f"{self.uri}: cannot read run {self._run_id}: {e.reason}") from None
+        info = run.get("run", {}).get("info", {}) if isinstance(run, dict) else {}
+        root = str(info.get("artifact_uri") or "").rstrip("/") if isinstance(info, dict) else ""
+        if not root or not (self.source == root or self.source.startswith(root + "/")):
+            raise MirrorUnavailable(f"{self.uri}: its source lies outside run {self._run_id}'s artifacts, which "
+                                    "is all the tracking server lists")
+        return self.source[len(root):].strip("/")
+
+    def _list_folder(self, folder: str, sub: str) -> Iterator[dict[str, Any]]:
+        path = f"{folder}/{sub}".strip("/") if sub else folder
+        token = ""
+        for _ in range(MAX_LIST_PAGES):
+            query = {"run_id": self._run_id, "path": path, **({"page_token": token} if token else {})}
+            try:
+                answer = self._transport.get_json(f"{self.base}/api/2.0/mlflow/artifacts/list?{urlencode(query)}")
+            except MirrorFileError as e:
+                raise MirrorUnavailable(f"{self.uri}: cannot list {path or '.'}: {e.reason}") from None
+            files = answer.get("files", []) if isinstance(answer, dict) else []
+            yield from (f for f in files if isinstance(f, dict))
+            token = str(answer.get("next_page_token") or "") if isinstance(answer, dict) else ""
+            if not token:
+                return
+        raise MirrorUnavailable(f"{self.uri}: more than {MAX_LIST_PAGES} listing pages for {path or '.'}")

@@ -9,12 +9,12 @@ before any byte is read.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from weightgate.facts import FileStatus
-from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
+from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorUnavailable
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.mirror.transport import url_refusal
@@ -135,3 +135,19 @@ class S3Mirror:
             raise client_error(e) from None
         version = head.get("VersionId")
         return version if isinstance(version, str) and version not in ("", "null") else None
+
+    def list_files(self) -> Iterator[ListedEntry]:
+        """Every current object under the prefix (list_objects_v2, page by page). Keys that are not plain relative
+        paths under it (`a/../b`, `//`) are yielded as written: a deploy job's sync would still copy them."""
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for item in page.get("Contents") or ():
+                    key = str(item.get("Key", ""))
+                    size = item.get("Size")
+                    if key.endswith("/") and not size:
+                        continue  # a console "folder" marker: no bytes, and a sync makes it a directory
+                    yield ListedEntry(key[len(prefix):], size if isinstance(size, int) else None)
+        except Exception as e:  # botocore's client and connection errors
+            raise MirrorUnavailable(f"{self.uri}: cannot list the prefix: {client_error(e).reason}") from None

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from weightgate.evidence.signatures import SignatureFacts, SignatureStatus
-from weightgate.facts import FileFacts, FileStatus
+from weightgate.facts import FileFacts, FileStatus, MirrorListing
 from weightgate.findings import Finding
 from weightgate.governance.deployment import environments_of, tier_of
 from weightgate.governance.digests import BoundDigest
@@ -96,6 +96,19 @@ def artifact_json(report: Report, manifest: Manifest, artifact: Artifact, overdu
         "verification": verification_of(facts).value,
         "files": [file_json(f) for f in facts.files] if facts else [],
         "governance": governance_json(report, manifest, artifact, overdue),
+        "unpinned": _unpinned(report.governance.listings.get(artifact.id)),
+    }
+
+
+def _unpinned(listing: MirrorListing | None) -> JsonObject | None:
+    """What lies beside the pinned files (every file, unlike the findings, which stop at a bound per rule)."""
+    if listing is None:
+        return None
+    return {
+        "status": listing.status.value, "uri": listing.uri, "listed": listing.listed, "reason": listing.reason or None,
+        "files": [{"path": u.path, "uri": u.uri, "size": u.size, "code": u.code or None,
+                   "format": u.format.value if u.format else None, "link_target": u.link_target,
+                   "special": u.special} for u in listing.unpinned],
     }
 
 
