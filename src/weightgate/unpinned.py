@@ -30,6 +30,7 @@ from weightgate.mirror.base import (
     MirrorUnavailable,
 )
 from weightgate.mirror.local import unsafe_path_reason
+from weightgate.textsafety import redact_url, redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +69,22 @@ def list_unpinned(manifest: Manifest, locations: Mapping[str, MirrorLocation | N
     for plan in _plans(manifest, locations):
         location = plan.location
         if offline and location.kind is not MirrorKind.LOCAL:
-            listings[plan.artifact_id] = MirrorListing(plan.artifact_id, location.uri, ListingStatus.NOT_CHECKED,
+            listings[plan.artifact_id] = MirrorListing(plan.artifact_id, redact_url(location.uri),
+                                                       ListingStatus.NOT_CHECKED,
                                                        reason="offline run: the mirror was not listed")
             continue
         try:
             mirror = opener(location)
         except MirrorUnavailable as e:  # WG308 reports the mirror itself
-            listings[plan.artifact_id] = MirrorListing(plan.artifact_id, location.uri, ListingStatus.NOT_CHECKED,
-                                                       reason=str(e))
+            listings[plan.artifact_id] = MirrorListing(plan.artifact_id, redact_url(location.uri),
+                                                       ListingStatus.NOT_CHECKED, reason=redact_urls(str(e)))
             continue
         listings[plan.artifact_id] = _listing(plan, mirror, sniff=location.kind is MirrorKind.LOCAL)
     return listings
 
 
 def _listing(plan: _Plan, mirror: Mirror, sniff: bool) -> MirrorListing:
-    base = MirrorListing(plan.artifact_id, mirror.uri, ListingStatus.LISTED)
+    base = MirrorListing(plan.artifact_id, redact_url(mirror.uri), ListingStatus.LISTED)
     unpinned: list[UnpinnedFile] = []
     seen = 0
     try:
@@ -105,11 +107,11 @@ def _listing(plan: _Plan, mirror: Mirror, sniff: bool) -> MirrorListing:
 def _done(base: MirrorListing, unpinned: list[UnpinnedFile], seen: int, status: ListingStatus,
           reason: str) -> MirrorListing:
     return MirrorListing(base.artifact_id, base.uri, status, tuple(sorted(unpinned, key=lambda u: u.path)), seen,
-                         reason)
+                         redact_urls(reason))
 
 
 def _describe(entry: ListedEntry, path: str, mirror: Mirror, sniff: bool) -> UnpinnedFile:
-    uri = mirror.uri_of(entry.path)
+    uri = redact_url(mirror.uri_of(entry.path))
     if entry.kind is EntryKind.SYMLINK:
         return UnpinnedFile(path, uri, None, _code_by_name(path), link_target=entry.link_target)
     if entry.kind is EntryKind.SPECIAL:
