@@ -273,6 +273,18 @@ def test_garbage_after_a_pickle_is_malformed() -> None:
     assert "byte 0xff at offset" in result.issues[0].message
 
 
+@pytest.mark.parametrize("tail", [b"\n", b"\r\n", b" \n\t"])
+def test_whitespace_a_writer_appends_after_the_last_stop_is_passed(tail: bytes) -> None:
+    # numpy's numpy_2_0_array.pkl: pickle.load stops at STOP; a sequential loader fails on the newline
+    assert inspect_all_chunkings(pickle.dumps([1, 2], protocol=2) + tail).issues == []
+
+
+@pytest.mark.parametrize("tail", [b"\n\nx", b"\n" + b" " * 64, b"\ncos\nsystem\n."])
+def test_anything_past_the_trailing_whitespace_is_still_malformed(tail: bytes) -> None:
+    result = inspect_all_chunkings(pickle.dumps([1, 2], protocol=2) + tail)
+    assert "WG503" in [issue.rule.id for issue in result.issues]
+
+
 BROKEN_AFTER_DANGER = [
     ("truncated before STOP", dumps(call("os", "system", "id"), 2)[:-1], "truncated"),
     ("cut inside an argument", dumps([call("os", "system", "id"), "x" * 100], 2)[:-30], "truncated"),

@@ -29,7 +29,7 @@ PAYLOAD = b"cposix\nsystem\n0"  # GLOBAL posix.system, then POP: the import alon
 NPY_MAGIC = b"\x93NUMPY"
 
 NUMPY = ["py2-objarr.npy", "py2-objarr.npz", "py3-objarr.npy", "py3-objarr.npz", "python3.npy",
-         "win64python2.npy", "astype_copy.pkl"]
+         "win64python2.npy", "astype_copy.pkl", "numpy_2_0_array.pkl"]
 GENSIM = ["atmodel_3_0_1_model", "ldamodel_python_2_7", "ldamodel_python_2_7.expElogbeta.npy",
           "ldamodel_python_2_7.id2word", "ldamodel_python_2_7.state", "nmf_model", "old_keyedvectors_320.dat",
           "phraser-3.6.0.model", "phrases-3.6.0.model", "poincare_test_3.4.0", "tfidf_model_3_2.tst",

@@ -49,6 +49,8 @@ MAX_OPCODES = 100_000_000
 MAX_DISTINCT_GLOBALS = 4096
 MAX_UNRESOLVED = 20
 MAX_EXTENSIONS = 20
+MAX_TRAILING_SPACE = 64  # whitespace a writer may leave after the last STOP; more is not a stray newline
+_TRAILING_SPACE = b" \t\r\n"
 MAX_TUPLE_KEPT = 9  # tuples up to this size keep their items (numpy dtype states have 8 or 9)
 MAX_FOLLOWED_OBJECTS = 200_000  # numpy dtypes, joblib array wrappers and their state dicts tracked per stream
 MAX_INT_BYTES_KEPT = 16  # the legacy torch magic number is a 10-byte LONG1
@@ -294,6 +296,8 @@ class PickleWalker:
         self._last_opcode = ""
         self._frame_end = 0
         self._in_pickle = False
+        self._trailing = False  # past the last STOP, in whitespace a writer appended (numpy's test pickles)
+        self._trailing_bytes = 0
         self._new_pickle()
 
     def _new_pickle(self) -> None:
@@ -324,10 +328,27 @@ class PickleWalker:
                     view = self._read_gap_header(view)
                 elif self._end_expected:
                     self._malformed(f"bytes follow the last pickle at offset {self._offset}; nothing reads them")
+                elif self._trailing:
+                    view = self._pass_trailing_space(view)
                 else:
                     view = self._parse(view)
         except _Stop:
             return
+
+    def _may_trail(self, byte: int) -> bool:
+        """Whether a byte that is no opcode may start whitespace after a complete pickle.
+
+        pickle.load stops at STOP and a loader reading pickles in sequence fails on this byte, so a few
+        whitespace bytes at the very end run nothing; anything else after them stays malformed."""
+        return not self._in_pickle and self.result.pickles > 0 and byte in _TRAILING_SPACE
+
+    def _pass_trailing_space(self, view: memoryview) -> memoryview:
+        raw = bytes(view)
+        self._trailing_bytes += len(raw)
+        if raw.strip(_TRAILING_SPACE) or self._trailing_bytes > MAX_TRAILING_SPACE:
+            self._malformed(f"bytes follow the last pickle at offset {self._offset}; nothing reads them")
+        self._offset += len(raw)
+        return view[len(view) :]
 
     def _pass_lines(self, view: memoryview) -> memoryview:
         raw = bytes(view)
@@ -400,6 +421,9 @@ class PickleWalker:
         while pos < n:
             entry = table[data[pos]]
             at = base + pos
+            if entry is None and self._may_trail(data[pos]):
+                self._trailing = True
+                return pos, False
             if entry is None:
                 self._malformed(f"byte 0x{data[pos]:02x} at offset {at} is not a pickle opcode")
             spec, handler = entry

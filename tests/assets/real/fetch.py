@@ -53,6 +53,8 @@ SOURCES = (
                                    "6a039c807558149ad5fa7ad12436c69d49c5e194cf617b92785f8cb60ec63297"),
         "numpy/astype_copy.pkl": ("numpy/core/tests/data/astype_copy.pkl",
                                   "9564b309cbf3441ff0a6e4468fddaca46230fab34f15c77d87025a455bdf59d9"),
+        "numpy/numpy_2_0_array.pkl": ("numpy/core/tests/data/numpy_2_0_array.pkl",
+                                      "561d36b5dc82ca96bc35be10cdd5619c30225c43b6590adcc1cbce7430c5179c"),
     }),
     Source("joblib==1.4.2", ("--no-binary=:all:",), {
         "joblib/joblib_0.10.0_pickle_py27_np17.pkl": (JB + "joblib_0.10.0_pickle_py27_np17.pkl",
