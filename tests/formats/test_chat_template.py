@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from weightgate.formats import Format
+from weightgate.formats import Format, jinja_values
 from weightgate.formats.base import Issue
 from weightgate.formats.chat_template import (
     JINJA_DETAIL,
@@ -365,3 +365,29 @@ def test_names_that_are_not_built_do_not_fire(template: str) -> None:
 def test_gguf_template_quoting_dunder_text_passes() -> None:
     template = LLAMA3 + "{{ 'Call super().__init__() first.' }}"
     assert inspect_bytes(_gguf_with_template("tokenizer.chat_template", template)).issues == []
+
+
+def test_a_long_chain_of_sets_is_followed_to_the_exact_name() -> None:
+    # Each `set` is bound as the round reaches it, so 2,000 links converge instead of being widened after
+    # MAX_ROUNDS rounds (which would only say "built at render time").
+    chain = "{% set v0 = '_' %}" + "".join(f"{{% set v{i} = v{i - 1} %}}" for i in range(1, 2000))
+    issues = template_issues("chat_template", chain + "{{ x[v1999 ~ v1999 ~ 'class' ~ v1999 ~ v1999] }}")
+    assert [i.rule for i in issues] == [TEMPLATE_INJECTION]
+    assert "__class__" in dict(issues[0].evidence)["constructs"].split(",")
+
+
+def test_a_loop_that_grows_what_it_reads_is_still_widened() -> None:
+    template = ("{% set s = '' %}{% for c in ['_', 'c'] %}{% set s = s ~ c %}{% endfor %}"
+                "{{ x[s] }}")
+    issues = template_issues("chat_template", template)
+    assert [i.rule for i in issues] == [TEMPLATE_INJECTION]
+    assert "name built at render time" in issues[0].message
+
+
+def test_past_the_evaluation_budget_every_variable_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = "{% set k = 'role' %}{% for m in messages %}{{ m[k] }}{% endfor %}"
+    assert template_issues("chat_template", template) == []
+    monkeypatch.setattr(jinja_values, "MAX_EVALUATIONS", 5)  # a hostile template's cost, in miniature
+    issues = template_issues("chat_template", template)
+    assert [i.rule for i in issues] == [TEMPLATE_INJECTION]
+    assert "name built at render time" in issues[0].message

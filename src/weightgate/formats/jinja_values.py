@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +30,8 @@ MAX_CONSTANTS = 64  # constant values tracked per expression; past it the value 
 MAX_ITEMS = 256  # elements of a literal list tracked one by one
 MAX_VALUE_DEPTH = 6  # lists of lists tracked this deep
 MAX_ROUNDS = 8  # fixpoint rounds before growing variables are widened
+MAX_CACHED = 100_000  # iterated values remembered during one evaluation
+MAX_EVALUATIONS = 500_000  # node evaluations over all rounds; past it every variable is built at render time
 MAX_FORMAT_WIDTH = 4096  # `'%9999999s' % x` must not allocate: wider specs are not folded
 SMALL_INT = 2**20  # integer arithmetic is folded only within this range
 
@@ -60,6 +63,7 @@ STRING_METHODS: dict[str, Callable[[str], str]] = {
 }
 _FORMAT_SPEC = re.compile(r"%[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a-zA-Z%])")
 _BRACE_FIELD = re.compile(r"\{([^{}]*)\}")
+_ITERATED = threading.local()  # per evaluation (files are checked in parallel threads)
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,18 @@ def iterated(value: Value) -> Value:
     """What `for x in value` binds `x` to."""
     if value == NOTHING:
         return NOTHING
+    # A list bound once and looped over in many places is the same object each time: join its items once.
+    cache: dict[int, tuple[Value, Value]] = getattr(_ITERATED, "cache", {})
+    cached = cache.get(id(value))
+    if cached is not None and cached[0] is value:
+        return cached[1]
+    found = _iterated(value)
+    if len(cache) < MAX_CACHED:
+        cache[id(value)] = (value, found)  # the entry keeps `value` alive, so its id is not reused meanwhile
+    return found
+
+
+def _iterated(value: Value) -> Value:
     if value.items is not None:
         found = join_all(value.items)
     elif value.elems is not None:
@@ -459,30 +475,60 @@ class TemplateValues:
 
 
 def evaluate(tree: nodes.Template, preorder: Sequence[nodes.Node]) -> TemplateValues:
-    """Values of every node of `tree`; `preorder` lists its nodes in source order, parents first."""
-    order = list(reversed(preorder))  # children before their parents
+    _ITERATED.cache = {}
+    try:
+        return _evaluate(tree, preorder)
+    finally:
+        _ITERATED.cache = {}
+
+
+def _evaluate(tree: nodes.Template, preorder: Sequence[nodes.Node]) -> TemplateValues:
+    """Values of every node of `tree`; `preorder` lists its nodes in source order, parents first.
+
+    Each round walks the nodes in source order, children before parents, and binds a variable as soon as the
+    statement that sets it is evaluated, so a chain of `set`s converges in one round rather than one round per
+    link. A template whose analysis would take more than MAX_EVALUATIONS node evaluations is not followed
+    further: every variable is then built at render time, which flags each name it could build."""
+    order = _source_postorder(tree, len(preorder))
     bindings = _Bindings(order)
     defined = _defined_before_use(tree, preorder)
     initial = {name: DATA if name in CALLER_VARIABLES else NOTHING if name in defined else UNDEFINED
                for name in bindings.names}
     env, macros = dict(initial), {name: NOTHING for name in bindings.macro_names}
-    state = _State(env, macros, {})
+    evaluations = 0
     for round_number in range(MAX_ROUNDS * 2 + 1):
-        state = _State(env, macros, {})
-        for node in order:
-            state.values[id(node)] = _value(node, state)
-        new_env, new_macros = bindings.collect(state, initial)
-        if new_env == env and new_macros == macros:
+        evaluations += len(order)
+        if evaluations > MAX_EVALUATIONS:
             break
+        state = _State(env, dict(macros), {})
+        new_env = bindings.run_round(state, initial)
+        new_macros = state.macros
+        if new_env == env and new_macros == macros:
+            return TemplateValues(state.values)
         if round_number >= MAX_ROUNDS:  # still growing: whatever changes is built at render time
             new_env = {k: v if env.get(k) == v else BUILT for k, v in new_env.items()}
             new_macros = {k: v if macros.get(k) == v else BUILT for k, v in new_macros.items()}
         env, macros = new_env, new_macros
-    else:
-        state = _State({k: BUILT for k in env}, {k: BUILT for k in macros}, {})
-        for node in order:
-            state.values[id(node)] = _value(node, state)
+    state = _State({k: BUILT for k in env}, {k: BUILT for k in macros}, {})
+    for node in order:
+        state.values[id(node)] = _value(node, state)
     return TemplateValues(state.values)
+
+
+def _source_postorder(tree: nodes.Template, size: int) -> list[nodes.Node]:
+    """The nodes of `tree` in source order with each node after its children (iterative: Jinja builds long
+    `a ~ b ~ c` chains as deep trees)."""
+    order: list[nodes.Node] = []
+    stack: list[tuple[nodes.Node, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(list(node.iter_child_nodes())))
+    assert len(order) == size, "the post-order must cover the nodes the caller walks"
+    return order
 
 
 def _defined_before_use(tree: nodes.Template, preorder: Sequence[nodes.Node]) -> set[str]:
@@ -505,12 +551,15 @@ class _Bindings:
     """Every place a template gives a variable a value, collected once from the tree."""
 
     def __init__(self, order: Sequence[nodes.Node]) -> None:
+        self.order = order
         self.statements = [n for n in order if isinstance(n, nodes.Assign | nodes.AssignBlock | nodes.For
                                                          | nodes.With | nodes.Macro | nodes.CallBlock)]
+        self.binding_ids = {id(n) for n in self.statements}
         self.macro_defs = {m.name: m for m in order if isinstance(m, nodes.Macro)}
         self.macro_names = set(self.macro_defs)
         self.calls = [c for c in order if isinstance(c, nodes.Call) and isinstance(c.node, nodes.Name)
                       and c.node.name in self.macro_names]
+        self.call_ids = {id(c) for c in self.calls}
         callees = {id(c.node) for c in self.calls}
         # A macro passed around as a value can be called with anything: its parameters are then unknown.
         self.escaping = {n.name for n in order if isinstance(n, nodes.Name) and n.name in self.macro_names
@@ -519,29 +568,40 @@ class _Bindings:
         for statement in self.statements:
             self.names.update(_target_names(statement))
 
-    def collect(self, state: _State, initial: dict[str, Value]) -> tuple[dict[str, Value], dict[str, Value]]:
-        env = dict(initial)
-        macros: dict[str, Value] = {name: NOTHING for name in self.macro_names}
+    def run_round(self, state: _State, initial: dict[str, Value]) -> dict[str, Value]:
+        """Evaluate every node once, binding variables as their statements are reached; the variables' values
+        for the next round (what this round bound, on top of their initial values).
+
+        A read sees the previous round's value joined with what this round has bound so far: a chain of `set`s
+        converges in one round, a loop that sets what it read keeps growing until the fixpoint, and what a
+        round read before a variable was bound (an unset loop variable) does not stick to the next round."""
+        previous, macros = state.env, state.macros
+        bound: dict[str, Value] = {}
 
         def bind(name: str, value: Value) -> None:
-            env[name] = join(env.get(name, UNDEFINED), value)
+            bound[name] = join(bound[name] if name in bound else initial.get(name, UNDEFINED), value)
+            previous_value = previous.get(name, NOTHING)
+            state.env[name] = join(previous_value, bound[name])
 
-        for statement in self.statements:
-            _bind_statement(statement, state, bind, macros)
-        for call in self.calls:
-            assert isinstance(call.node, nodes.Name)
-            macro = self.macro_defs[call.node.name]
-            params = [a.name for a in macro.args]
-            positional, named = state.args(call)
-            for param, value in zip(params, positional, strict=False):
-                bind(param, value)
-            bind("varargs", Value(open="none", elems=join_all(positional[len(params):])))
-            for key, value in named.items():
-                bind(key if key in params else "kwargs", value if key in params else CONTAINER)
+        state.env = dict(previous)
         for escaped in self.escaping:
             for escaped_param in self.macro_defs[escaped].args:
                 bind(escaped_param.name, BUILT)
-        return env, macros
+        for node in self.order:
+            state.values[id(node)] = _value(node, state)
+            if id(node) in self.binding_ids:
+                _bind_statement(node, state, bind, macros)
+            elif id(node) in self.call_ids:
+                assert isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
+                macro = self.macro_defs[node.node.name]
+                params = [a.name for a in macro.args]
+                positional, named = state.args(node)
+                for param, value in zip(params, positional, strict=False):
+                    bind(param, value)
+                bind("varargs", Value(open="none", elems=join_all(positional[len(params):])))
+                for key, value in named.items():
+                    bind(key if key in params else "kwargs", value if key in params else CONTAINER)
+        return {name: bound.get(name, initial.get(name, UNDEFINED)) for name in previous.keys() | bound.keys()}
 
 
 def _target_names(statement: nodes.Node) -> Iterable[str]:
