@@ -24,6 +24,14 @@ def test_long_names_are_read_as_tar_readers_see_them(fmt: int) -> None:
     assert result.details["member_names"] == f"{LONG_NAME},pickle"
 
 
+def test_an_empty_gnu_long_name_is_the_name_tarfile_lists() -> None:
+    # Found by the long profile of the tarfile oracle: the header's own name is not a fallback.
+    raw = bytearray(tar_of({"n" * 120: b"data"}, tarfile.GNU_FORMAT))
+    raw[512 : 512 + 121] = bytes(121)  # the long-name block, now all NUL
+    assert [m.name for m in tarfile.open(fileobj=io.BytesIO(bytes(raw))).getmembers()] == [""]
+    assert inspect_bytes(bytes(raw)).details["member_names"] == ""
+
+
 def test_pax_size_and_non_ascii_names() -> None:
     result = inspect_bytes(tar_of({"modèle/weights.bin": bytes(1500), "b": b"b"}, tarfile.PAX_FORMAT))
     assert result.details["member_names"] == "modèle/weights.bin,b"

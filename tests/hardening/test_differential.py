@@ -21,8 +21,10 @@ A disagreement is fixed in weightgate, and pinned by a named regression test in 
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
+import pickletools
 import struct
 import tarfile
 import zipfile
@@ -198,6 +200,44 @@ def _importable(module: str) -> bool:
     return all(part.isidentifier() for part in module.split("."))
 
 
+CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD", "EXT1", "EXT2",
+                "EXT4", "PERSID", "BINPERSID"}
+
+
+def _mapped(module: str, name: str) -> str:
+    """The name the unpickler's find_class imports for a Python 2 name (protocol < 3, fix_imports): the walker
+    reports the mapped global once, under the first spelling it met (`__builtin__.eval` after `builtins.eval`)."""
+    module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+    return f"{_compat_pickle.IMPORT_MAPPING.get(module, module)}.{name}"
+
+
+def _frame_disagreement(malformed: str | None) -> bool:
+    """An opcode that crosses the end of its FRAME, or a FRAME inside a frame, is read three ways: `pickle.loads`
+    reads on, `pickle.load` of a file drops the frame's tail, the Python unpickler refuses (see
+    test_an_opcode_across_a_frame_end_is_read_three_ways). The walker's stricter verdict is deliberate."""
+    return malformed is not None and ("past the end of its frame" in malformed
+                                      or "starts before the previous frame ends" in malformed)
+
+
+def test_an_opcode_across_a_frame_end_is_read_three_ways() -> None:
+    # Found by the long profile: the C unpickler accepts it, so the walker's "malformed" looked like a false
+    # positive; it is the one safe verdict when loaders disagree on the bytes.
+    data = (b"\x80\x00\x95\x12\x00\x00\x00\x00\x00\x00\x00\x8f(G\x12\x00\x00\x00\x00\x00\x00\x00\x8f(G?"
+            b"\xf8\x00\x00\x00\x00\x00\x00\x8c\x01x\x94\x90.")
+    # Loaded in this process only because no opcode of it can import or call anything:
+    assert {op.name for op, _, _ in pickletools.genops(data)}.isdisjoint(CODE_OPCODES)
+    assert pickle.loads(data) != pickle.load(io.BytesIO(data))
+    with pytest.raises(pickle.UnpicklingError, match="end of frame"):
+        pickle._loads(data)  # type: ignore[attr-defined]
+    assert _frame_disagreement(_walk(data).malformed)
+
+
+def test_a_python2_spelling_of_a_global_already_seen_is_covered() -> None:
+    walked = _walk(b"cbuiltins\neval\nc__builtin__\neval\n.")
+    assert {ref.name for ref in walked.references} == {"builtins.eval"}
+    assert _mapped("__builtin__", "eval") == "builtins.eval"
+
+
 def _check_pickle(loaders: Loaders, data: bytes) -> None:
     answer = loaders.ask("pickle", data)
     with bounded():
@@ -207,9 +247,9 @@ def _check_pickle(loaders: Loaders, data: bytes) -> None:
     seen = {ref.name for ref in walked.references} | {ref.written for ref in walked.references}
     gave_up = (walked.malformed or walked.limit or walked.not_followed or walked.unresolved or walked.more_globals
                or walked.extensions)
-    missed = [f"{m}.{n}" for m, n in answer["globals"] if f"{m}.{n}" not in seen]
+    missed = [f"{m}.{n}" for m, n in answer["globals"] if f"{m}.{n}" not in seen and _mapped(m, n) not in seen]
     assert not missed or gave_up, f"{data!r}: the unpickler imports {missed}, weightgate saw {sorted(seen)}"
-    if first is not None:
+    if first is not None and not _frame_disagreement(first.malformed):
         assert first.malformed is None, f"{data!r} loads, but the walker says: {first.malformed}"
     imports = answer["ok"] or any(_importable(module) for module, _ in answer["globals"])
     if imports:

@@ -123,7 +123,8 @@ class TarInspector:
         if len(self._names) >= MAX_MEMBERS or not self._nesting.count_member():
             raise _LimitReached(f"has more than {MAX_MEMBERS} members (or the file more than its budget of "
                                 "nested members); the rest is not inspected")
-        name = self._next_name or _header_name(block)
+        # An empty GNU long name is still the name: tarfile lists the member as '' (the fuzz oracle found it).
+        name = self._next_name if self._next_name is not None else _header_name(block)
         self._names.append(name)
         size = size if self._next_size is None else self._next_size
         self._next_name = self._next_size = None
