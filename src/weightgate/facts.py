@@ -118,6 +118,17 @@ class UnpinnedFile:
 
 
 @dataclass(frozen=True)
+class SupersededPin:
+    """A file pinned at an object version that is no longer the current one: a sync of the prefix, or a read
+    without the version id, gets other bytes (or, when `current` is None, nothing: a delete marker is on top)."""
+
+    path: str
+    uri: str
+    pinned: str  # the manifest's version_id
+    current: str | None
+
+
+@dataclass(frozen=True)
 class MirrorListing:
     """What lies beside an artifact's pinned files in its mirror."""
 
@@ -127,3 +138,4 @@ class MirrorListing:
     unpinned: tuple[UnpinnedFile, ...] = ()
     listed: int = 0  # entries seen, pinned or not
     reason: str = ""  # why the listing is not complete
+    superseded: tuple[SupersededPin, ...] = ()

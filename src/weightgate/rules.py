@@ -751,3 +751,12 @@ UNPINNED_FILE = _rule(
     "`mirrors.ignore_unpinned`. For a location that cannot be listed, grant list access (s3:ListBucket on the "
     "prefix) or split the folder.",
 )
+PINNED_VERSION_SUPERSEDED = _rule(
+    "WG311", "pinned-version-superseded", "A file pinned by object version is no longer the current version", H,
+    "The gate read the pinned object version, but the key now points at another version (or at a delete "
+    "marker). A deploy job that syncs or copies the prefix, or reads the key without `versionId`, ships bytes "
+    "the gate never verified (or misses the file). Checked when files are pinned with `version_id` on a "
+    "versioned S3 mirror, from its listing of object versions.",
+    "Make the pinned version current again (copy it over the key), or verify the new version and pin it "
+    "(`weightgate pin`); have deploy jobs fetch each file by its version id.",
+)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from weightgate.facts import ListingStatus, MirrorListing, UnpinnedFile
+from weightgate.facts import ListingStatus, MirrorListing, SupersededPin, UnpinnedFile
 from weightgate.formats import CODE_ON_LOAD, Format
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror import MirrorKind, MirrorLocation
@@ -86,6 +86,8 @@ def list_unpinned(manifest: Manifest, locations: Mapping[str, MirrorLocation | N
 def _listing(plan: _Plan, mirror: Mirror, sniff: bool) -> MirrorListing:
     base = MirrorListing(plan.artifact_id, redact_url(mirror.uri), ListingStatus.LISTED)
     unpinned: list[UnpinnedFile] = []
+    pinned_versions = dict(plan.location.versions)
+    current: dict[str, str | None] = {}  # pinned-by-version paths seen, with the version the listing calls current
     seen = 0
     try:
         for entry in mirror.list_files():
@@ -94,6 +96,8 @@ def _listing(plan: _Plan, mirror: Mirror, sniff: bool) -> MirrorListing:
                 return _done(base, unpinned, MAX_LISTED_FILES, ListingStatus.TRUNCATED,
                              f"more than {MAX_LISTED_FILES} entries; the rest were not looked at")
             path = _normal(entry.path)
+            if path in pinned_versions:
+                current[path] = entry.version
             if path in plan.referenced or any(path.startswith(folder + "/") for folder in plan.nested):
                 continue
             unpinned.append(_describe(entry, path, mirror, sniff and len(unpinned) < MAX_SNIFFED_FILES))
@@ -101,7 +105,12 @@ def _listing(plan: _Plan, mirror: Mirror, sniff: bool) -> MirrorListing:
         return _done(base, unpinned, seen, ListingStatus.NOT_LISTABLE, str(e))
     except MirrorUnavailable as e:
         return _done(base, unpinned, seen, ListingStatus.UNAVAILABLE, str(e))
-    return _done(base, unpinned, seen, ListingStatus.LISTED, "")
+    superseded = tuple(
+        SupersededPin(path, redact_url(mirror.uri_of(path)), version, current.get(path))
+        for path, version in sorted(pinned_versions.items())
+        if current.get(path) != version and (path in current or plan.location.kind is MirrorKind.S3)
+    )
+    return replace(_done(base, unpinned, seen, ListingStatus.LISTED, ""), superseded=superseded)
 
 
 def _done(base: MirrorListing, unpinned: list[UnpinnedFile], seen: int, status: ListingStatus,

@@ -49,13 +49,33 @@ def _policy(ws, seaweed, **extra):
     return mirror_policy(ws, seaweed.ca_pem, s3_endpoint=seaweed.endpoint, **extra)
 
 
-def test_versioned_object_verifies_and_old_version_stays_readable(ws, seaweed, bucket, aws_env):
+def test_versioned_object_verifies_when_it_is_the_current_version(ws, seaweed, bucket, aws_env):
     art = _s3_artifact(ws, seaweed, bucket, "s3-ok")
-    _upload(seaweed, bucket, "s3-ok/model.safetensors", safetensors_bytes(33))  # a newer version on top
-    policy = _policy(ws, seaweed, require_object_versions=True)
-    report = ws.check(ws.write_manifest([art]), policy=policy)
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, seaweed, require_object_versions=True))
     assert mirror_ids(report) == []
     assert "?versionId=" in report.facts[0].files[0].uri
+    assert report.governance.listings["s3-ok"].superseded == ()
+
+
+def test_a_newer_version_on_top_of_the_pin_is_reported(ws, seaweed, bucket, aws_env):
+    art = _s3_artifact(ws, seaweed, bucket, "s3-newer")
+    newer = _upload(seaweed, bucket, "s3-newer/model.safetensors", safetensors_bytes(33))
+    path = ws.write_manifest([art])
+    report = ws.check(path, policy=_policy(ws, seaweed, require_object_versions=True))
+    # The pinned version is still read and verified; a sync of the prefix would ship the newer one.
+    assert report.facts[0].files[0].status.value == "verified"
+    assert mirror_ids(report) == ["WG311"]
+    assert newer in only(report, "WG311").message
+    assert line_of(path, report, "WG311").startswith("version_id:")
+
+
+def test_a_delete_marker_on_top_of_the_pin_is_reported(ws, seaweed, bucket, aws_env):
+    art = _s3_artifact(ws, seaweed, bucket, "s3-deleted")
+    seaweed.client().delete_object(Bucket=bucket, Key="s3-deleted/model.safetensors")  # a marker, versioned
+    report = ws.check(ws.write_manifest([art]), policy=_policy(ws, seaweed, require_object_versions=True))
+    assert report.facts[0].files[0].status.value == "verified"
+    assert mirror_ids(report) == ["WG311"]
+    assert "no current object" in only(report, "WG311").message
 
 
 def test_overwritten_unversioned_key_is_caught(ws, seaweed, bucket, aws_env):

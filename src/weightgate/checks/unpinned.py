@@ -45,6 +45,21 @@ def unpinned_files(ctx: CheckContext) -> Iterator[Finding]:
         other = [f for f in listing.unpinned if not f.code and not ignored(f.path, ctx.policy.ignore_unpinned)]
         yield from _bounded(rules.UNPINNED_FILE_CODE, code, artifact, listing, where)
         yield from _bounded(rules.UNPINNED_FILE, other, artifact, listing, where)
+        for pin in listing.superseded:
+            now = f"version {shown(pin.current)}" if pin.current else "no current object (a delete marker)"
+            yield Finding(rules.PINNED_VERSION_SUPERSEDED,
+                          f"{artifact.id}: {shown(pin.path)} is pinned at version {shown(pin.pinned)}, but the key "
+                          f"now has {now}: a sync or a read without the version id gets other bytes",
+                          _file_location(ctx, artifact, pin.path, where), artifact.id,
+                          evidence=(("uri", pin.uri), ("pinned_version", pin.pinned),
+                                    ("current_version", pin.current or "")))
+
+
+def _file_location(ctx: CheckContext, artifact: Artifact, path: str, fallback: Location) -> Location:
+    for index, pinned in enumerate(artifact.files):
+        if pinned.path == path:
+            return ctx.at(artifact, "files", index, "version_id")
+    return fallback
 
 
 def _mirror_unusable(ctx: CheckContext, artifact: Artifact) -> bool:

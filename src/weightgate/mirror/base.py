@@ -46,6 +46,7 @@ class ListedEntry:
     size: int | None
     kind: EntryKind = EntryKind.FILE
     link_target: str | None = None
+    version: str | None = None  # the object version the listing calls current (versioned S3), else None
 
 
 class MirrorFile(Protocol):

@@ -127,6 +127,17 @@ class S3Mirror:
         return S3File(resp["Body"], size if isinstance(size, int) else None, self.uri_of(path),
                       time.monotonic() + self._settings.deadline)
 
+    def _list_current_versions(self, prefix: str) -> Iterator[ListedEntry]:
+        pages = self._client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            # A key whose latest entry is a delete marker has no current object: it is not listed.
+            for item in page.get("Versions") or ():
+                if item.get("IsLatest") is True:
+                    version = item.get("VersionId")
+                    entry = _entry(item, prefix, version if isinstance(version, str) else None)
+                    if entry is not None:
+                        yield entry
+
     def current_version(self, path: str) -> str | None:
         """The version id the key points at now (for `weightgate pin`); None in an unversioned bucket."""
         try:
@@ -137,17 +148,29 @@ class S3Mirror:
         return version if isinstance(version, str) and version not in ("", "null") else None
 
     def list_files(self) -> Iterator[ListedEntry]:
-        """Every current object under the prefix (list_objects_v2, page by page). Keys that are not plain relative
-        paths under it (`a/../b`, `//`) are yielded as written: a deploy job's sync would still copy them."""
+        """Every current object under the prefix, page by page. Keys that are not plain relative paths under it
+        (`a/../b`, `//`) are yielded as written: a deploy job's sync would still copy them. When files are pinned
+        by version id, the object versions are listed (s3:ListBucketVersions), so each entry carries the version
+        that is current now: a sync or a plain GET takes that one, not the pinned one."""
         prefix = f"{self.prefix}/" if self.prefix else ""
         try:
+            if self._versions:
+                yield from self._list_current_versions(prefix)
+                return
             pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             for page in pages:
                 for item in page.get("Contents") or ():
-                    key = str(item.get("Key", ""))
-                    size = item.get("Size")
-                    if key.endswith("/") and not size:
-                        continue  # a console "folder" marker: no bytes, and a sync makes it a directory
-                    yield ListedEntry(key[len(prefix):], size if isinstance(size, int) else None)
+                    entry = _entry(item, prefix)
+                    if entry is not None:
+                        yield entry
         except Exception as e:  # botocore's client and connection errors
             raise MirrorUnavailable(f"{self.uri}: cannot list the prefix: {client_error(e).reason}") from None
+
+
+def _entry(item: Mapping[str, Any], prefix: str, version: str | None = None) -> ListedEntry | None:
+    key = str(item.get("Key", ""))
+    size = item.get("Size")
+    if key.endswith("/") and not size:
+        return None  # a console "folder" marker: no bytes, and a sync makes it a directory
+    return ListedEntry(key[len(prefix):], size if isinstance(size, int) else None,
+                       version=None if version in (None, "", "null") else version)

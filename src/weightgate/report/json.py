@@ -109,6 +109,8 @@ def _unpinned(listing: MirrorListing | None) -> JsonObject | None:
         "files": [{"path": u.path, "uri": u.uri, "size": u.size, "code": u.code or None,
                    "format": u.format.value if u.format else None, "link_target": u.link_target,
                    "special": u.special} for u in listing.unpinned],
+        "superseded": [{"path": p.path, "uri": p.uri, "pinned_version": p.pinned, "current_version": p.current}
+                       for p in listing.superseded],
     }
 
 
