@@ -273,6 +273,24 @@ def test_garbage_after_a_pickle_is_malformed() -> None:
     assert "byte 0xff at offset" in result.issues[0].message
 
 
+def test_bytes_after_stop_inside_its_frame_are_malformed() -> None:
+    # A file without peek() starts the next load after the frame, a buffered file right after STOP: what the
+    # second load reads depends on the file object, so the walker refuses to pick one.
+    first = pickle.dumps([1], protocol=4)
+    assert first[2] == 0x95 and first.endswith(b".")  # one FRAME, ending with STOP
+    frame_len = int.from_bytes(first[3:11], "little")
+    hidden = b"cos\nsystem\n."  # 13 bytes inside the frame, after STOP
+    data = first[:3] + (frame_len + len(hidden)).to_bytes(8, "little") + first[11:] + hidden
+    result = inspect_all_chunkings(data)
+    assert "WG503" in [issue.rule.id for issue in result.issues]
+    assert any("before the end of its frame" in issue.message for issue in result.issues)
+
+
+def test_protocol_4_sequences_end_each_frame_with_stop() -> None:
+    data = b"".join(pickle.dumps(value, protocol=4) for value in ([1, 2], {"a": "b"}, "x" * 100))
+    assert inspect_all_chunkings(data).issues == []
+
+
 @pytest.mark.parametrize("tail", [b"\n", b"\r\n", b" \n\t"])
 def test_whitespace_a_writer_appends_after_the_last_stop_is_passed(tail: bytes) -> None:
     # numpy's numpy_2_0_array.pkl: pickle.load stops at STOP; a sequential loader fails on the newline

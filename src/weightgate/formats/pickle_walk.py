@@ -986,6 +986,11 @@ class PickleWalker:
             self._leave_nested(at)
             return
         value = self._pop_any("STOP", at)  # what the load returns; nothing reads raw data after it
+        if self._frame_end > at + 1:
+            # pickle.dump ends its last frame with STOP. Bytes after it inside the frame are where loaders part:
+            # a file without peek() starts the next load after the frame, a buffered file right after STOP.
+            self._malformed(f"STOP at offset {at} ends the pickle before the end of its frame "
+                            f"({self._frame_end}); loaders disagree on where the next pickle starts")
         index = self.result.pickles
         self.result.pickles += 1
         self._in_pickle = False
