@@ -195,8 +195,10 @@ def _signed_records(store: str | None, manifest: Manifest, policy: Policy, facts
     if offline and "://" in store and not store.startswith("file://"):
         return not_fetched(store, digests)
     settings = settings_for(policy)
-    # Certificates are judged valid on the day dates are judged (--as-of for an audit), at noon UTC.
-    when = datetime.datetime.combine(today, datetime.time(12), datetime.timezone.utc)
+    # Certificates are judged valid now when the day judged is today; for an audit of another day (--as-of), at
+    # noon UTC of that day. (Noon of today would refuse a reviewer certificate issued this afternoon.)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    when = now if today == now.date() else datetime.datetime.combine(today, datetime.time(12), datetime.timezone.utc)
     return read_all(store, digests, lambda location: open_mirror(location, settings), policy.evidence.all_signers,
                     policy.evidence.trust_root, when)
 
