@@ -494,18 +494,22 @@ def _certificate_identity(chain: bytes | None) -> str:
 @click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
               help="Accept a PASSED record only if made under a policy with this digest (repeatable: any of "
               "them; `weightgate check --format json` shows policy.sha256).")
-def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_digests: tuple[str, ...]) -> None:
-    """Check that the gate PASSED the artifact DIGEST: the latest record for it in ATTESTATION (from `check
-    --attest`) must verify with the key and say PASSED (a FAILED one wins a tie), under an accepted policy
-    when --policy-digest is given. Exit 0 passed, 1 failed, other policy or no verified record, 2 input
-    error."""
+@click.option("--artifact", "artifact", metavar="ID",
+              help="Count only records that name this manifest entry (artifact id).")
+def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_digests: tuple[str, ...],
+                       artifact: str | None) -> None:
+    """Check that the gate PASSED the artifact DIGEST: among the records for it in ATTESTATION (from `check
+    --attest`) that verify with the key, the newest run's (by the time it signed them; records dated in the
+    future are refused) must say PASSED (any FAILED record of that run wins), under an accepted policy when
+    --policy-digest is given. Exit 0 passed, 1 failed, other policy or no verified record, 2 input error."""
     from weightgate.evidence.attestation import MAX_ATTESTATION_BYTES, Outcome, verify_attestations
     from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
     from weightgate.inputfiles import read_input
 
     key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
     raw = read_input(attestation, MAX_ATTESTATION_BYTES, "attestation")
-    verdict = verify_attestations(raw.decode("utf-8", errors="replace"), key, digest, policy_digests)
+    verdict = verify_attestations(raw.decode("utf-8", errors="replace"), key, digest, policy_digests,
+                                  artifact=artifact)
     for reason in verdict.rejected:
         click.echo(shown(f"weightgate: ignored {attestation}: {reason}"), err=True)
     click.echo(shown(f"{verdict.outcome.value}: {verdict.message}"))
