@@ -13,8 +13,8 @@ from weightgate.findings import Finding
 
 def shared_digests(ctx: CheckContext) -> Iterator[Finding]:
     by_digest: dict[str, list[str]] = {}
-    for artifact_id, digest in ctx.digests.items():
-        by_digest.setdefault(digest.value, []).append(artifact_id)
+    for artifact_id, bound in ctx.digests.items():
+        by_digest.setdefault(bound.value, []).append(artifact_id)
     services = ctx.manifest.services_by_artifact
     for digest, ids in by_digest.items():
         entries = [a for a in (ctx.manifest.artifact(i) for i in ids) if a is not None]
