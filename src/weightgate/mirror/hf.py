@@ -8,7 +8,6 @@ hub is never contacted: without an internal endpoint an hf:// mirror is unavaila
 from __future__ import annotations
 
 import http.client
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from weightgate.mirror.transport import (
     url_refusal,
 )
 from weightgate.refs import COMMIT_SHA1
+from weightgate.strictjson import JsonRefused, strict_json
 
 TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 REPO_TYPES = {"datasets": "datasets", "spaces": "spaces"}
@@ -141,8 +141,8 @@ class HfMirror:
         except (OSError, http.client.HTTPException) as e:
             raise MirrorUnavailable(f"{display_url(url)}: tree listing broke off: {e}") from None
         try:
-            entries = json.loads(body) if len(body) <= MAX_JSON_BYTES else None
-        except ValueError:
+            entries = strict_json(body, "the tree answer") if len(body) <= MAX_JSON_BYTES else None
+        except JsonRefused:
             entries = None
         if not isinstance(entries, list):
             raise MirrorUnavailable(f"{display_url(url)}: the tree answer is not a bounded JSON list")
