@@ -33,6 +33,7 @@ from weightgate.evidence.dsse import STATEMENT_TYPE, RecordRejected, TrustedSign
 from weightgate.findings import Waiver
 from weightgate.governance.digests import evidence_digests
 from weightgate.report.interface import Report
+from weightgate.report.inventory import DecisionRecord
 from weightgate.rules import DOCS_BASE
 from weightgate.timestamps import parse_rfc3339
 
@@ -255,6 +256,30 @@ def verify_attestations(text: str, key: TrustedSigner, digest: str, policy_diges
     if not matching:
         return Verdict(Outcome.ABSENT, f"no record for {named} verifies with the key", None, tuple(rejected))
     return _judge_newest_run(named, matching, accepted, tuple(rejected))
+
+
+def decision_records(text: str, key: TrustedSigner, *, now: datetime.datetime | None = None
+                     ) -> tuple[list[DecisionRecord], list[str]]:
+    """Every record in `text` whose signature verifies with `key`, as what it says per digest (for `inventory`),
+    and why the others were not believed. Records dated after the clock are refused, as in verify_attestations."""
+    clock = (now or datetime.datetime.now(datetime.timezone.utc)) + MAX_CLOCK_SKEW
+    found: list[DecisionRecord] = []
+    rejected: list[str] = []
+    for number, line in _lines(text):
+        try:
+            document = _verified_statement(line, key)
+            candidate = _candidate(document, clock)
+        except _NotBelieved as e:
+            rejected.append(f"line {number}: {e}")
+            continue
+        predicate = candidate.document["predicate"]
+        deployment = _extension(predicate).get("deployment")
+        result = "pass" if predicate.get("verificationResult") == Result.PASSED.value else "fail"
+        found += [DecisionRecord(f"sha256:{s['digest']['sha256']}", deployment if isinstance(deployment, str) else None,
+                                 _rfc3339(predicate.get("timeVerified"), "timeVerified"), result)
+                  for s in document["subject"]
+                  if isinstance(s.get("digest"), dict) and isinstance(s["digest"].get("sha256"), str)]
+    return found, rejected
 
 
 def _judge_newest_run(digest: str, matching: list[_Candidate], accepted: list[str],
