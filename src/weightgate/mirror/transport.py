@@ -278,7 +278,8 @@ class HttpStream:
         self._attempts = attempts
         self._offset = 0
         length = resp.getheader("Content-Length")
-        self.size: int | None = int(length) if length and length.isdigit() and not resp.chunked else None
+        self.size: int | None = int(length) if length and length.isascii() and length.isdigit() \
+            and not resp.chunked else None
         etag = resp.getheader("ETag") or ""
         # If-Range needs a strong validator; a weak ETag or none at all falls back to Last-Modified.
         self._validator = etag if etag and not etag.startswith("W/") else resp.getheader("Last-Modified")
