@@ -34,9 +34,10 @@ SHA = "ab" * 32
 
 HOSTILE = ["1:20", "-1:00", "190:20:30", "yes", "no", "on", "off", "y", "n", "true", "False", "NULL", "~", "",
            "0123", "0o17", "0x1f", "1_000", "1e3", "1.5", ".inf", "-.nan", "2026-01-01", "2026-01-01 10:00:00",
-           "00042", "٣", "１２", "a\nb", "trailing\n", " lead", "trail ", "#x", "x #y", "- a", "[a]", "{a: 1}",
+           "00042", "\u0663", "\uff11\uff12", "a\nb", "trailing\n", " lead", "trail ", "#x", "x #y",
+           "- a", "[a]", "{a: 1}",
            "&a", "*a", "!tag", "%x", "@x", "`x", "'q'", '"q"', "a: b", "? x", "| x", "> x", "=", "<<",
-           "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", "null", "\u2028", "\x85", "é"]
+           "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo", "null", "\u2028", "\x85", "\u00e9"]
 
 
 def _read_back(text: str, *field: str | int) -> object:
