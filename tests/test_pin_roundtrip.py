@@ -83,3 +83,24 @@ def test_any_string_reads_back_exactly_or_is_refused(value):
         assert "nothing was pinned" in str(e)
         return
     assert _read_back(text, "files", 0, "version_id") == value
+
+
+def test_pin_diff_escapes_manifest_text(ws, capsys):
+    """`pin --diff` prints manifest lines: a bidi override or a workflow command in them is shown escaped."""
+    from weightgate.cli import main
+    from weightgate.exitcodes import EXIT_FINDINGS
+
+    art = ws.artifact("m")
+    for entry in art["files"]:
+        del entry["sha256"], entry["size"]  # what pin fills in, so the diff shows the text around it
+    del art["intended_use"]
+    fields = list(art.items())
+    at = [k for k, _ in fields].index("files") + 1  # right below the files, inside the diff's context
+    art = dict([*fields[:at], ("intended_use", "PLACEHOLDER"), *fields[at:]])
+    manifest = ws.write_manifest([art])
+    block = "|\n    safe \u202eevil\n    ::error::pwned"
+    manifest.write_text(manifest.read_text().replace("PLACEHOLDER", block), encoding="utf-8")
+    assert main(["pin", str(manifest), "--check", "--diff"]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "+" in out and "\u202e" not in out and "\\u202e" in out
+    assert not any(line.lstrip(" +-").startswith("::") for line in out.splitlines())

@@ -337,8 +337,8 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
     result = pin_manifest(manifest, policy, mirror, endpoints)
     for line in describe(result):
         click.echo(shown(line), err=True)
-    if show_diff:
-        click.echo(result.diff(), nl=False)
+    if show_diff:  # manifest text: controls, bidi marks and workflow commands escaped, line breaks kept
+        click.echo(shown_lines(result.diff()), nl=False)
     if result.changed and not check_only:
         write_atomic(manifest, result.updated)
     if check_only and result.changed:
