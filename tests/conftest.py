@@ -34,13 +34,19 @@ def example(tmp_path: Path) -> Path:
     return copy
 
 
-def safetensors_bytes(n_floats: int = 4) -> bytes:
+def safetensors_bytes(n_floats: int = 4, seed: str = "") -> bytes:
+    """A valid safetensors file of one F32 tensor; zeros, or (with `seed`) values derived from it, so artifacts
+    made from different seeds have different digests at the same size."""
     import json
     import struct
 
     header = json.dumps({"w": {"dtype": "F32", "shape": [n_floats], "data_offsets": [0, 4 * n_floats]}}).encode()
     header += b" " * (-len(header) % 8)
-    return struct.pack("<Q", len(header)) + header + b"\0" * (4 * n_floats)
+    data = b"\0" * (4 * n_floats)
+    if seed:
+        stream = b"".join(hashlib.sha256(f"{seed}:{i}".encode()).digest() for i in range(n_floats // 8 + 1))
+        data = stream[:4 * n_floats]
+    return struct.pack("<Q", len(header)) + header + data
 
 
 def file_entry(path: str, data: bytes) -> dict[str, Any]:
@@ -64,7 +70,8 @@ class Workspace:
 
     def artifact(self, artifact_id: str, files: dict[str, bytes] | None = None, **fields: Any) -> dict[str, Any]:
         """A fully governed artifact whose files exist in the mirror; `fields` override or add."""
-        files = {"model.safetensors": safetensors_bytes()} if files is None else files
+        # Bytes of its own: artifacts sharing a digest are a finding (WG650), so only tests that mean it share one.
+        files = {"model.safetensors": safetensors_bytes(seed=artifact_id)} if files is None else files
         entries = [self.put(artifact_id, p, d) for p, d in files.items()]
         digest = artifact_digest((e["path"], e["sha256"], e["size"]) for e in entries)
         art: dict[str, Any] = {

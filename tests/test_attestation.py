@@ -2,7 +2,10 @@
 artifact in a DSSE envelope; `verify-attestation` accepts only a PASSED record whose signature verifies."""
 
 import base64
+import datetime
 import json
+import time
+import uuid
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -213,10 +216,12 @@ def test_invalid_policy_digest_is_a_usage_error(run, capsys, value):
 
 # --- which record is the latest -----------------------------------------------------------------------------
 
-def _resigned(run, changes):
-    """The good artifact's record with predicate fields changed, signed again with the gate's key."""
+def _resigned(run, changes, extension=None):
+    """The good artifact's record with predicate (and weightgate extension) fields changed, signed again with the
+    gate's key."""
     document = json.loads(base64.b64decode(_statements(run["envelopes"])["good"]["payload"]))
     document["predicate"].update(changes)
+    document["predicate"]["weightgate"].update(extension or {})
     signer = CryptoSigner(serialization.load_pem_private_key(run["private"].read_bytes(), None))
     envelope = Envelope(payload=json.dumps(document).encode(), payload_type="application/vnd.in-toto+json",
                         signatures={})
@@ -229,8 +234,10 @@ def _verify(run, records):
     return main(["verify-attestation", str(run["out"]), "--key", str(run["public"]), "--digest", run["good"]])
 
 
-def _record(run, result, time):
-    return _resigned(run, {"verificationResult": result, "timeVerified": time})
+def _record(run, result, time, signed=None, run_id=None):
+    """A record of a run of its own (a new run id) made at `time`, signed at `signed` (default: `time`)."""
+    return _resigned(run, {"verificationResult": result, "timeVerified": time},
+                     {"signedAt": time if signed is None else signed, "runId": run_id or str(uuid.uuid4())})
 
 
 def test_latest_record_is_found_by_time_not_by_text(run):
@@ -255,3 +262,109 @@ def test_failed_wins_a_tie_at_the_latest_time(run, capsys, order):
     assert _verify(run, [_record(run, "PASSED", "2026-11-25T10:00:00Z"),
                          *(_record(run, result, same) for result in order)]) == EXIT_FINDINGS
     assert capsys.readouterr().out.startswith("failed:")
+
+
+# --- one verdict per (digest, policy, run), chosen by a rule no record writer can steer (issue 19) -------------
+
+def _shared_digest_run(ws, services=None):
+    """Two entries with the same bytes: `data` passes, `prod` (serving production) fails on its license."""
+    files = {"model.safetensors": safetensors_bytes(8)}
+    data = ws.artifact("data", files=files)
+    prod = ws.artifact("prod", files=files, license={"spdx": "AGPL-3.0-only"})
+    private, public = _key_pair(ws.root)
+    out = ws.root / "d.jsonl"
+    manifest = ws.write_manifest([data, prod], services=services)
+    assert main(["check", str(manifest), "--attest", str(out), "--attest-key", str(private), "-q", *AS_OF]) \
+        == EXIT_FINDINGS
+    assert _digest(data) == _digest(prod)
+    return out, public, _digest(data)
+
+
+def test_entries_sharing_a_digest_get_one_record_that_fails_if_any_fails(ws, capsys):
+    out, public, digest = _shared_digest_run(ws)
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1  # one verdict per digest in one run, not one PASSED and one FAILED
+    predicate = json.loads(base64.b64decode(json.loads(lines[0])["payload"]))["predicate"]
+    assert predicate["verificationResult"] == "FAILED" and predicate["weightgate"]["failedRules"] == ["WG611"]
+    assert predicate["weightgate"]["artifacts"] == ["data", "prod"]
+    assert predicate["weightgate"]["runId"] and predicate["weightgate"]["signedAt"].endswith("Z")
+    args = ["verify-attestation", str(out), "--key", str(public), "--digest", digest]
+    assert main(args) == EXIT_FINDINGS
+    assert main([*args, "--artifact", "data"]) == EXIT_FINDINGS  # the passing entry cannot be picked alone
+    assert capsys.readouterr().out.splitlines()[-1].startswith("failed:")
+    assert main([*args, "--artifact", "other"]) == EXIT_FINDINGS
+    assert capsys.readouterr().out.startswith("absent:")
+
+
+def test_every_record_of_one_run_carries_the_same_run_id_and_signing_time(run):
+    extensions = [json.loads(base64.b64decode(e["payload"]))["predicate"]["weightgate"] for e in run["envelopes"]]
+    assert len({e["runId"] for e in extensions}) == 1 and len({e["signedAt"] for e in extensions}) == 1
+    assert [e["artifacts"] for e in extensions] == [[e["artifact"]] for e in extensions]
+
+
+def test_source_date_epoch_never_makes_an_old_run_win(ws, monkeypatch):
+    """A run stamped with SOURCE_DATE_EPOCH in 2100 writes timeVerified 2100, but signedAt is the clock's: the
+    later FAILED run still wins, and the PASSED run does not outrank it."""
+    art = ws.artifact("m")
+    private, public = _key_pair(ws.root)
+    passed, failed = ws.root / "passed.jsonl", ws.root / "failed.jsonl"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(datetime.datetime(2100, 1, 1).timestamp())))
+    assert main(["check", str(ws.write_manifest([art])), "--attest", str(passed), "--attest-key", str(private),
+                 "-q", *AS_OF]) == EXIT_PASS
+    predicate = json.loads(base64.b64decode(json.loads(passed.read_text())["payload"]))["predicate"]
+    assert predicate["timeVerified"].startswith("2100-")  # reproducible reports keep their stamp
+    assert not predicate["weightgate"]["signedAt"].startswith("2100-")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    time.sleep(1.1)  # the later run signs at a later second
+    denied = {**art, "license": {"spdx": "AGPL-3.0-only"}}
+    assert main(["check", str(ws.write_manifest([denied])), "--attest", str(failed), "--attest-key", str(private),
+                 "-q", *AS_OF]) == EXIT_FINDINGS
+    both = ws.root / "both.jsonl"
+    both.write_text(passed.read_text() + failed.read_text())
+    args = ["verify-attestation", str(both), "--key", str(public), "--digest", _digest(art)]
+    assert main(args) == EXIT_FINDINGS  # the 2100 PASSED record was refused as future-dated; FAILED is newer
+    both.write_text(failed.read_text() + passed.read_text())
+    assert main(args) == EXIT_FINDINGS
+
+
+def test_a_newer_run_decides_by_signing_time_not_by_time_verified(run):
+    # The FAILED run signed later, though its timeVerified (SOURCE_DATE_EPOCH) is older.
+    assert _verify(run, [_record(run, "PASSED", "2026-11-26T10:00:00Z", signed="2026-11-26T10:00:00Z"),
+                         _record(run, "FAILED", "2020-01-01T00:00:00Z", signed="2026-11-26T11:00:00Z")]) \
+        == EXIT_FINDINGS
+    assert _verify(run, [_record(run, "FAILED", "2026-11-26T12:00:00Z", signed="2026-11-26T10:00:00Z"),
+                         _record(run, "PASSED", "2020-01-01T00:00:00Z", signed="2026-11-26T11:00:00Z")]) \
+        == EXIT_PASS
+
+
+@pytest.mark.parametrize("field", ["timeVerified", "signedAt"])
+def test_a_record_dated_in_the_future_is_refused(run, capsys, field):
+    future = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    past = "2026-11-26T10:00:00Z"
+    times = {"timeVerified": past, "signedAt": past, field: future}
+    record = _record(run, "PASSED", times["timeVerified"], signed=times["signedAt"])
+    assert _verify(run, [_record(run, "FAILED", "2026-11-20T10:00:00Z"), record]) == EXIT_FINDINGS
+    err = capsys.readouterr().err
+    assert f"line 2: {field} " in err and "is in the future" in err
+    assert _verify(run, [record]) == EXIT_FINDINGS
+    assert "in the future" in capsys.readouterr().err
+
+
+def test_a_failed_record_anywhere_in_the_newest_run_wins(run):
+    same_run = str(uuid.uuid4())
+    assert _verify(run, [_record(run, "PASSED", "2026-11-26T10:00:00Z", run_id=same_run),
+                         _record(run, "FAILED", "2026-11-26T09:59:00Z", run_id=same_run),
+                         _record(run, "PASSED", "2026-11-25T10:00:00Z")]) == EXIT_FINDINGS
+
+
+def test_verify_attestations_keeps_its_positional_parameters_and_takes_a_clock(run):
+    from weightgate.evidence.attestation import Outcome, verify_attestations
+    from weightgate.evidence.dsse import load_public_key
+
+    key = load_public_key(run["public"].read_bytes(), str(run["public"]))
+    text = run["out"].read_text()
+    assert verify_attestations(text, key, run["good"], ()).outcome is Outcome.PASSED
+    long_ago = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+    verdict = verify_attestations(text, key, run["good"], (), artifact="good", now=long_ago)
+    assert verdict.outcome is Outcome.ABSENT and all("in the future" in r for r in verdict.rejected)

@@ -132,3 +132,159 @@ def test_cli(bom, tmp_path, capsys):
     broken.write_text("{")
     assert main(["inventory", str(bom["path"]), str(broken)]) == EXIT_INPUT_ERROR
     assert "broken.json: is not JSON" in capsys.readouterr().err
+
+
+# --- what the inventory believes (issue 19) -------------------------------------------------------------------
+
+def _write(tmp_path, name, document):
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _foreign(deployment, timestamp="2026-11-25T00:00:00Z"):
+    """A CycloneDX BOM from another tool that happens to use the same deployment name."""
+    return {"bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+            "metadata": {"timestamp": timestamp, "tools": {"components": [{"type": "application", "name": "syft"}]},
+                         "component": {"type": "application", "name": deployment, "bom-ref": "app"}},
+            "components": []}
+
+
+def test_another_tools_newer_bom_never_replaces_the_gates(bom, tmp_path, capsys):
+    other = _write(tmp_path, "other.json", _foreign("support"))
+    inventory = build_inventory([bom["path"], other], 90, AS_OF)
+    assert len(inventory.rows) == 3 and inventory.superseded == ()
+    assert [(a.bom, a.deployment) for a in inventory.set_apart] == [(str(other), "support")]
+    assert "another tool" in inventory.set_apart[0].reason
+    args = ["inventory", str(bom["path"]), str(other), "--as-of", AS_OF.isoformat(), "--fail-on-overdue"]
+    assert main(args) == EXIT_FINDINGS  # the embedder is still overdue
+    captured = capsys.readouterr()
+    assert "not counted:" in captured.out and "not counted:" in captured.err
+
+
+@pytest.mark.parametrize(("change", "fires"), [
+    ({"tools": {"components": [{"name": "syft"}]}}, True),
+    ({"component": {"name": "support", "bom-ref": "app"}}, True),
+    ({"properties": []}, True),  # no run verdict, no policy digest
+    ({}, False),  # the near miss: the gate's own BOM, unchanged
+])
+def test_a_bom_not_in_the_form_weightgate_writes_is_set_apart(bom, tmp_path, change, fires):
+    document = json.loads(bom["path"].read_text())
+    document["metadata"].update(change)
+    inventory = build_inventory([_write(tmp_path, "b.json", document)], 90, AS_OF)
+    assert bool(inventory.set_apart) is fires and (len(inventory.rows) == 0) is fires
+
+
+@pytest.mark.parametrize("timestamp", ["9999", "tomorrow", "2026-11-26", "2026-11-26T10:00:00", None, 20261126,
+                                       "2999-01-01T00:00:00Z"])
+def test_a_timestamp_that_is_no_date_or_in_the_future_is_an_error(bom, tmp_path, capsys, timestamp):
+    document = json.loads(bom["path"].read_text())
+    document["metadata"]["timestamp"] = timestamp
+    path = _write(tmp_path, "b.json", document)
+    inventory = build_inventory([bom["path"], path], 90, AS_OF)
+    assert inventory.problems and "metadata.timestamp" in inventory.problems[0]
+    assert {r.bom for r in inventory.rows} == {str(bom["path"])}  # it never supersedes
+    assert main(["inventory", str(bom["path"]), str(path)]) == EXIT_INPUT_ERROR
+
+
+def test_timestamps_are_compared_as_instants_not_as_text(bom, tmp_path):
+    document = json.loads(bom["path"].read_text())
+    earlier, later = copy.deepcopy(document), copy.deepcopy(document)
+    earlier["metadata"]["timestamp"] = "2026-11-26T11:00:00+01:00"  # 10:00Z: sorts after the other as text
+    later["metadata"]["timestamp"] = "2026-11-26T10:30:00Z"
+    earlier_path, later_path = _write(tmp_path, "a.json", earlier), _write(tmp_path, "b.json", later)
+    inventory = build_inventory([later_path, earlier_path], 90, AS_OF)
+    assert inventory.superseded == (str(earlier_path),) and {r.bom for r in inventory.rows} == {str(later_path)}
+
+
+def test_a_bom_with_a_repeated_key_is_an_error(bom, tmp_path):
+    text = bom["path"].read_text().replace('"bomFormat": "CycloneDX",', '"bomFormat": "CycloneDX", "bomFormat": "x",')
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    inventory = build_inventory([path], 90, AS_OF)
+    assert inventory.problems and "appears twice" in inventory.problems[0]
+
+
+def _failed_run(ws):
+    """A BOM of a run that failed (a denied license), with every artifact validated recently."""
+    art = ws.artifact("agpl", license={"spdx": "AGPL-3.0-only"})
+    manifest = ws.write_manifest([art], metadata={"name": "failing"}, name="failing.yaml")
+    path = ws.root / "failing.bom.json"
+    assert main(["check", str(manifest), "--policy", str(ws.write_policy()), "--bom", str(path), "-q", "--as-of",
+                 AS_OF.isoformat()]) == EXIT_FINDINGS
+    return path
+
+
+def test_the_table_shows_each_runs_verdict_and_a_failed_run_validates_nothing(bom, capsys):
+    failing = _failed_run(bom["ws"])
+    inventory = build_inventory([failing], 90, AS_OF)
+    (row,) = inventory.rows
+    assert row.verdict == "fail" and not row.overdue and not row.validated
+    table = render_table(inventory)
+    assert "VERDICT" in table.splitlines()[0] and "NOT VALIDATED (its run did not pass)" in table
+    assert "1 more from runs that did not pass" in table
+    assert main(["inventory", str(failing), "--as-of", AS_OF.isoformat(), "--fail-on-overdue"]) == EXIT_FINDINGS
+    assert main(["inventory", str(failing), "--as-of", AS_OF.isoformat()]) == EXIT_PASS
+    policy = bom["ws"].write_policy(revalidation_days=365)  # the near miss: a passing run, nothing overdue
+    assert main(["inventory", str(bom["path"]), "--as-of", AS_OF.isoformat(), "--fail-on-overdue", "--policy",
+                 str(policy)]) == EXIT_PASS
+
+
+def test_manifest_text_in_the_table_is_escaped(bom, tmp_path):
+    document = json.loads(bom["path"].read_text())
+    document["metadata"]["component"]["name"] = "support\n\x1b[2J\u202eevil"
+    for component in document["components"]:
+        for prop in component.get("properties", []):
+            if prop["name"] == "weightgate:owner":
+                prop["value"] = "a\r\nb"
+    table = render_table(build_inventory([_write(tmp_path, "b.json", document)], 90, AS_OF))
+    assert "\x1b" not in table and "\r" not in table and "\u202e" not in table
+    assert "support\\n\\x1b[2J\\u202eevil" in table and "a\\r\\nb" in table
+    foreign = render_table(build_inventory([_write(tmp_path, "f.json", _foreign("x\n::error::y"))], 90, AS_OF))
+    assert "x\\n::error::y" in foreign and "\n::" not in foreign
+
+
+# --- signed: decision records vouch for the BOMs that count ------------------------------------------------------
+
+@pytest.fixture
+def signed(ws):
+    from test_attestation import _key_pair
+
+    art = ws.artifact("m")
+    manifest = ws.write_manifest([art], metadata={"name": "svc"})
+    private, public = _key_pair(ws.root)
+    bom_path, records = ws.root / "svc.bom.json", ws.root / "svc.intoto.jsonl"
+    assert main(["check", str(manifest), "--policy", str(ws.write_policy()), "--bom", str(bom_path), "--attest",
+                 str(records), "--attest-key", str(private), "-q", "--as-of", AS_OF.isoformat()]) == EXIT_PASS
+    return {"bom": bom_path, "records": records, "public": public, "digest": _digest(art)}
+
+
+def test_signed_records_vouch_for_the_bom_and_give_its_verdicts(signed, capsys):
+    args = ["inventory", str(signed["bom"]), "--as-of", AS_OF.isoformat(), "--format", "json"]
+    assert main([*args, "--attest", str(signed["records"]), "--key", str(signed["public"])]) == EXIT_PASS
+    (row,) = json.loads(capsys.readouterr().out)["artifacts"]
+    assert row["trust"] == "signed" and row["verdict"] == "pass" and row["digest"] == signed["digest"]
+    assert main(args) == EXIT_PASS  # without records: believed by its form
+    assert json.loads(capsys.readouterr().out)["artifacts"][0]["trust"] == "structure"
+
+
+def test_a_bom_no_signed_record_vouches_for_is_set_apart(signed, tmp_path, capsys):
+    forged = json.loads(signed["bom"].read_text())
+    real = datetime.datetime.fromisoformat(forged["metadata"]["timestamp"].replace("Z", "+00:00"))
+    # Newer than the real run, in weightgate's form.
+    forged["metadata"]["timestamp"] = (real + datetime.timedelta(seconds=1)).isoformat()
+    forged_path = _write(tmp_path, "forged.json", forged)
+    base = ["inventory", str(signed["bom"]), str(forged_path), "--as-of", AS_OF.isoformat(), "--format", "json"]
+    assert main([*base, "--attest", str(signed["records"]), "--key", str(signed["public"])]) == EXIT_PASS
+    document = json.loads(capsys.readouterr().out)
+    assert [a["bom"] for a in document["setApart"]] == [str(forged_path)] and document["superseded"] == []
+    assert "unsigned" in document["setApart"][0]["reason"]
+    assert {r["bom"] for r in document["artifacts"]} == {str(signed["bom"])}
+    assert main(base) == EXIT_PASS  # by form alone the forged one wins: that is what records are for
+    assert {r["bom"] for r in json.loads(capsys.readouterr().out)["artifacts"]} == {str(forged_path)}
+
+
+def test_attest_records_need_the_key_and_the_key_needs_records(signed):
+    args = ["inventory", str(signed["bom"]), "--as-of", AS_OF.isoformat()]
+    assert main([*args, "--attest", str(signed["records"])]) == EXIT_INPUT_ERROR
+    assert main([*args, "--key", str(signed["public"])]) == EXIT_INPUT_ERROR

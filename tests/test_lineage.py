@@ -79,3 +79,14 @@ def test_bom_pedigree_matches_the_lineage(ws, tmp_path):
         ancestors = components[f"artifact:{artifact_id}"].get("pedigree", {}).get("ancestors", [])
         named = sorted(a["bom-ref"].split(":", 2)[2] for a in ancestors)
         assert named == sorted(link.ref.artifact or link.ref.uri for link in links)
+
+
+def test_manifest_newlines_cannot_draw_lines_in_the_tree(ws, capsys):
+    """Issue 19: a license or base URI with a newline must not add a fake branch to `lineage` output."""
+    fake = {**EXTERNAL, "uri": "hf://org/x\n└── hf://org/approved (external, pinned, MIT)",
+            "license": "MIT\n\x1b[2Kevil"}
+    manifest = ws.write_manifest([ws.artifact("m", base_models=[fake])])
+    assert main(["lineage", str(manifest)]) == EXIT_PASS
+    out = capsys.readouterr().out
+    assert out.count("\n") == 2 and "\x1b" not in out  # the artifact and its one base, nothing drawn in between
+    assert "hf://org/x\\n└── hf://org/approved" in out and "MIT\\n\\x1b[2Kevil" in out

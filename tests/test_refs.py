@@ -70,3 +70,85 @@ def test_object_keys_need_a_version_when_required(registry):
     uri = {"s3": "s3://b/k", "gcs": "gs://b/k", "azure-blob": "https://a.blob.core.windows.net/c/k"}[registry]
     assert [p.rule for p in refs.source_problems(registry, uri, None, True)] == [rules.UNVERSIONED_OBJECT_KEY]
     assert refs.source_problems(registry, uri, None, False) == []
+
+
+# --- identifiers match whole and in ASCII (issue 19) -----------------------------------------------------------
+
+@pytest.mark.parametrize(("registry", "uri", "revision"), [
+    ("huggingface", "hf://org/model", C40 + "\n"),  # `$` in re.match also matches before a final newline
+    ("huggingface", "hf://org/model", C40.upper()),
+    ("huggingface", "https://huggingface.co/org/model/resolve/" + C40 + "\n/model.safetensors", C40),
+    ("git", "https://git.example.com/repo.git", D64 + "\n"),
+    ("mlflow", "models:/support/\u0663", None),  # Arabic-Indic three: str.isdigit() says yes
+    ("mlflow", "models:/support/\uff14", None),  # fullwidth four
+    ("mlflow", "models:/support", "\u0664"),
+    ("mlflow", "models:/support/4\n", None),
+    ("http", "https://files.example.com/model.bin", "sha256:" + D64 + "\n"),
+    ("oci", "registry.example.com/m:v1", "sha256:" + D64 + "\n"),
+])
+def test_identifiers_that_only_look_pinned_are_mutable(registry, uri, revision):
+    assert [p.rule for p in refs.source_problems(registry, uri, revision)] == [rules.MUTABLE_REFERENCE]
+
+
+@pytest.mark.parametrize(("registry", "uri", "revision", "pinned"), [
+    ("s3", "s3://bucket/key?versionId=3HL4kqtJlcpXroDTDmJ%2BrmSp", None, True),
+    ("s3", "s3://bucket/key?versionId=a%0Ab", None, False),  # a newline in the version id
+    ("s3", "s3://bucket/key?versionId=%D9%A3", None, False),  # not ASCII
+    ("s3", "s3://bucket/key", "1:20", True),  # odd, but an id: pin quotes it (tests/test_pin_roundtrip.py)
+    ("s3", "s3://bucket/key", "a b", False),
+    ("s3", "s3://bucket/key", "null", False),  # what S3 says for "no version"
+    ("gcs", "gs://bucket/object#1700000000000000", None, True),
+    ("gcs", "gs://bucket/object#\u0661\u0667", None, False),
+])
+def test_object_version_ids_are_printable_ascii(registry, uri, revision, pinned):
+    assert (refs.source_problems(registry, uri, revision) == []) is pinned
+
+
+@pytest.mark.parametrize(("value", "commit", "version"), [
+    (C40, True, False), (C40 + "\n", False, False), ("\u0663", False, False), ("42", False, True),
+    ("0042", False, True), ("4 2", False, False), ("", False, False), (None, False, False), (42, False, False),
+])
+def test_identifier_predicates(value, commit, version):
+    assert refs.is_commit(value) is commit and refs.is_version_number(value) is version
+
+
+class _Answers:
+    """A server that answers every JSON request with one document (the transport's own tests cover HTTP)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def get_json(self, url):
+        return self.answer
+
+
+@pytest.mark.parametrize(("answer", "accepted"), [
+    ({"sha": C40}, True),
+    ({"sha": C40 + "\n"}, False),
+    ({"sha": C40.upper()}, False),
+    ({"sha": ["x"]}, False),
+])
+def test_a_commit_from_the_server_must_be_one(answer, accepted):
+    from weightgate.mirror.base import MirrorFileError
+    from weightgate.mirror.hf import parse_hf_uri, resolve_revision
+
+    repo = parse_hf_uri("hf://org/model")
+    if accepted:
+        assert resolve_revision(_Answers(answer), "https://hub.example.com", repo, "main") == C40
+    else:
+        with pytest.raises(MirrorFileError, match="no commit id"):
+            resolve_revision(_Answers(answer), "https://hub.example.com", repo, "main")
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("7", True), ("\u0667", False), ("7\n", False), (7, True)])
+def test_an_mlflow_version_from_the_server_must_be_ascii_digits(version, accepted):
+    from weightgate.mirror.base import MirrorFileError
+    from weightgate.mirror.mlflow import parse_mlflow_uri, resolve_version
+
+    ref = parse_mlflow_uri("models:/support@champion")
+    answer = _Answers({"model_version": {"version": version}})
+    if accepted:
+        assert resolve_version(answer, "https://mlflow.example.com", ref) == "7"
+    else:
+        with pytest.raises(MirrorFileError, match="points at 0 versions"):
+            resolve_version(answer, "https://mlflow.example.com", ref)

@@ -337,8 +337,8 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
     result = pin_manifest(manifest, policy, mirror, endpoints)
     for line in describe(result):
         click.echo(shown(line), err=True)
-    if show_diff:
-        click.echo(result.diff(), nl=False)
+    if show_diff:  # manifest text: controls, bidi marks and workflow commands escaped, line breaks kept
+        click.echo(shown_lines(result.diff()), nl=False)
     if result.changed and not check_only:
         write_atomic(manifest, result.updated)
     if check_only and result.changed:
@@ -494,18 +494,22 @@ def _certificate_identity(chain: bytes | None) -> str:
 @click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
               help="Accept a PASSED record only if made under a policy with this digest (repeatable: any of "
               "them; `weightgate check --format json` shows policy.sha256).")
-def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_digests: tuple[str, ...]) -> None:
-    """Check that the gate PASSED the artifact DIGEST: the latest record for it in ATTESTATION (from `check
-    --attest`) must verify with the key and say PASSED (a FAILED one wins a tie), under an accepted policy
-    when --policy-digest is given. Exit 0 passed, 1 failed, other policy or no verified record, 2 input
-    error."""
+@click.option("--artifact", "artifact", metavar="ID",
+              help="Count only records that name this manifest entry (artifact id).")
+def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_digests: tuple[str, ...],
+                       artifact: str | None) -> None:
+    """Check that the gate PASSED the artifact DIGEST: among the records for it in ATTESTATION (from `check
+    --attest`) that verify with the key, the newest run's (by the time it signed them; records dated in the
+    future are refused) must say PASSED (any FAILED record of that run wins), under an accepted policy when
+    --policy-digest is given. Exit 0 passed, 1 failed, other policy or no verified record, 2 input error."""
     from weightgate.evidence.attestation import MAX_ATTESTATION_BYTES, Outcome, verify_attestations
     from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
     from weightgate.inputfiles import read_input
 
     key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
     raw = read_input(attestation, MAX_ATTESTATION_BYTES, "attestation")
-    verdict = verify_attestations(raw.decode("utf-8", errors="replace"), key, digest, policy_digests)
+    verdict = verify_attestations(raw.decode("utf-8", errors="replace"), key, digest, policy_digests,
+                                  artifact=artifact)
     for reason in verdict.rejected:
         click.echo(shown(f"weightgate: ignored {attestation}: {reason}"), err=True)
     click.echo(shown(f"{verdict.outcome.value}: {verdict.message}"))
@@ -555,17 +559,26 @@ class InventoryFormat(str, enum.Enum):
               help="Policy whose revalidation_days decides what is overdue (default: built-in, 90 days).")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge re-validation age as of this day (default: today).")
-@click.option("--fail-on-overdue", is_flag=True, help="Exit 1 when any artifact is overdue for re-validation.")
+@click.option("--fail-on-overdue", is_flag=True,
+              help="Exit 1 when any artifact is not validated: overdue for re-validation, or its run did not pass.")
+@click.option("--attest", "attest_paths", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Decision records (`check --attest`): count only BOMs they vouch for, with the signed verdicts "
+              "(repeatable; needs --key).")
+@click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key of the gate's --attest-key, to verify the --attest records.")
 def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: datetime.datetime | None,
-              fail_on_overdue: bool) -> None:
+              fail_on_overdue: bool, attest_paths: tuple[Path, ...], key_path: Path | None) -> None:
     """Which artifacts (by digest) run where: read the ML-BOMs `check --bom` wrote for each deployment and list
-    every artifact with its services, environments, targets, owner, approval and last validation, and whether
-    it is overdue for re-validation. The newest BOM of each deployment counts."""
+    every artifact with its services, environments, targets, owner, approval, last validation and its run's
+    verdict, and whether it is overdue for re-validation. The newest BOM of each deployment counts; a BOM
+    weightgate did not write (or, with --attest, one no signed record vouches for) is listed apart and never
+    replaces one that counts."""
     from weightgate.policy import load_policy
     from weightgate.report.inventory import build_inventory, render_csv, render_json, render_table
 
+    records = _inventory_records(attest_paths, key_path)
     today = as_of.date() if as_of else datetime.date.today()
-    result = build_inventory(boms, load_policy(policy).revalidation_days, today)
+    result = build_inventory(boms, load_policy(policy).revalidation_days, today, records=records)
     choice = InventoryFormat(fmt)
     if choice is InventoryFormat.TABLE:
         click.echo(render_table(result), nl=False)
@@ -575,11 +588,36 @@ def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: date
         click.echo(render_csv(result), nl=False)
     else:
         _assert_never(choice)
+    for apart in result.set_apart:
+        click.echo(shown(f"weightgate: not counted: {apart.bom}: {apart.reason}"), err=True)
     for problem in result.problems:  # an incomplete inventory must not look complete
         click.echo(shown(f"weightgate: error: {problem}"), err=True)
     if result.problems:
         sys.exit(EXIT_INPUT_ERROR)
-    sys.exit(EXIT_FINDINGS if fail_on_overdue and any(r.overdue for r in result.rows) else EXIT_PASS)
+    sys.exit(EXIT_FINDINGS if fail_on_overdue and not all(r.validated for r in result.rows) else EXIT_PASS)
+
+
+def _inventory_records(attest_paths: tuple[Path, ...], key_path: Path | None) -> list[Any] | None:
+    """The decision records that verify with the gate's key (None without --attest: BOMs are judged by form)."""
+    if not attest_paths:
+        if key_path is not None:
+            raise click.UsageError("--key verifies --attest records; give the records too")
+        return None
+    if key_path is None:
+        raise click.UsageError("--attest records are believed only when they verify: give the gate's --key")
+    from weightgate.evidence.attestation import MAX_ATTESTATION_BYTES, decision_records
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
+    from weightgate.inputfiles import read_input
+
+    key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
+    records: list[Any] = []
+    for path in attest_paths:
+        raw = read_input(path, MAX_ATTESTATION_BYTES, "attestation")
+        found, rejected = decision_records(raw.decode("utf-8", errors="replace"), key)
+        records += found
+        for reason in rejected:
+            click.echo(shown(f"weightgate: ignored {path}: {reason}"), err=True)
+    return records
 
 
 class _Terminated(BaseException):

@@ -28,6 +28,7 @@ from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings
 from weightgate.policy import load_policy
 from weightgate.rules import MUTABLE_REFERENCE
 from weightgate.verify import verify_file
+from weightgate.yamlsource import parse_document
 
 FieldPath = tuple[str | int, ...]  # inside one artifact's mapping, e.g. ("files", 0, "sha256")
 
@@ -78,24 +79,73 @@ def pin_manifest(path: Path, policy_path: Path | None = None, mirror: str | None
         raise InputFileError(f"{path} does not match the manifest schema; nothing was pinned:\n{lines}")
     manifest = loaded.manifest
     original = path.read_text(encoding="utf-8")
-    yaml, document = _round_trip(original)
-    changes: list[PinChange] = []
+    updates: list[tuple[int, str, dict[FieldPath, Any]]] = []
     problems: list[PinProblem] = []
     for index, artifact in enumerate(manifest.artifacts):
         try:
-            updates = _pin_artifact(artifact, manifest, mirror, settings)
+            updates.append((index, artifact.id, _pin_artifact(artifact, manifest, mirror, settings)))
         except _Skip as e:
             problems.append(PinProblem(artifact.id, str(e)))
-            continue
+    updated, changes = rewrite(original, updates, path)
+    return PinResult(path, original, updated, tuple(changes), tuple(problems))
+
+
+def rewrite(original: str, updates: list[tuple[int, str, dict[FieldPath, Any]]],
+            path: Path = Path("manifest.yaml")) -> tuple[str, list[PinChange]]:
+    """The manifest text with `updates` (artifact index, id, field -> value) written in, and what changed.
+
+    The rewrite goes through a YAML 1.2 library and is read by the gate's YAML 1.1 reader (yamlsource): a plain
+    `1:20` is a string to one and 80 to the other, `yes` a string and True, `0123` a string and 83. So a string
+    is written plain only when the gate's reader reads it back as that same string, else double-quoted; and the
+    result is read back with the gate's reader before anyone sees it: a value that would read differently is
+    refused (InputFileError), never written."""
+    yaml, document = _round_trip(original)
+    changes: list[PinChange] = []
+    for index, artifact_id, fields in updates:
         node = document["artifacts"][index]
-        for field_path, value in updates.items():
-            old = _set(node, field_path, value)
+        for field_path, value in fields.items():
+            old = _set(node, field_path, _written(value))
             if old != value:
-                changes.append(PinChange(artifact.id, _dotted(field_path), old, value))
+                changes.append(PinChange(artifact_id, _dotted(field_path), old, value))
+    if not changes:
+        return original, changes
     out = io.StringIO()
     yaml.dump(document, out)
-    updated = out.getvalue() if changes else original
-    return PinResult(path, original, updated, tuple(changes), tuple(problems))
+    _check_reads_back(out.getvalue(), updates, path)
+    return out.getvalue(), changes
+
+
+def _written(value: Any) -> Any:
+    """`value` as the rewrite should emit it: strings the gate's reader would not read back as themselves when
+    plain are double-quoted (ruamel escapes what double quotes cannot hold raw)."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    if not isinstance(value, str) or _reads_back_plain(value):
+        return value
+    return DoubleQuotedScalarString(value)
+
+
+def _reads_back_plain(value: str) -> bool:
+    if not value or value != value.strip() or any(not c.isprintable() or not c.isascii() for c in value):
+        return False
+    try:
+        read = parse_document(f"v: {value}\n", Path("<pin>"), "value").data
+    except InputFileError:
+        return False
+    return read == {"v": value} and type(read["v"]) is str
+
+
+def _check_reads_back(text: str, updates: list[tuple[int, str, dict[FieldPath, Any]]], path: Path) -> None:
+    data = parse_document(text, path, "manifest").data
+    for index, artifact_id, fields in updates:
+        for field_path, value in fields.items():
+            node: Any = data["artifacts"][index]
+            for part in field_path:
+                node = node[part]
+            if node != value or type(node) is not type(value):
+                raise InputFileError(f"{path}: {artifact_id}: {_dotted(field_path)} would be written as {value!r} "
+                                     f"and read back as {node!r}; nothing was pinned",
+                                     hint="report this: weightgate must write what it reads back")
 
 
 def _pin_artifact(artifact: Artifact, manifest: Manifest, mirror: str | None,

@@ -697,6 +697,17 @@ POLICY_EDITED_BY_CHANGE = _rule(
     "Have the policy's owners review the edit (CODEOWNERS on the policy directory). If this change needs the "
     "edited policy to pass, merge the policy edit first in a change of its own, then re-run this one.",
 )
+# WG650: one verdict per digest (issue 19).
+DIGEST_SHARED_ACROSS_ENTRIES = _rule(
+    "WG650", "digest-shared-across-entries", "Entries of different classes or services share one artifact digest", M,
+    "Two or more manifest entries name the same bytes (the same artifact digest) but differ in class or in the "
+    "services that run them, for instance a dataset with no service and a production model. Evidence, approvals "
+    "and decision records bind to the digest, not to the entry: the gate signs one record for the digest, FAILED "
+    "if any entry fails, and an approval or waiver given for one entry also speaks for the other. Usually one of "
+    "the entries is a copy-paste slip, or one entry is reviewed more lightly than the use of the bytes deserves.",
+    "Keep one entry per set of bytes and list every service that runs it on that entry; if the two uses are "
+    "really meant, make sure each was reviewed for the stricter one.",
+)
 # WG537-WG539: configs that name code to import, files to read, or code to fetch.
 CONFIG_CODE_TARGET = _rule(
     "WG537", "config-code-target", "Config names a Python callable that Hydra or NeMo instantiates", C,

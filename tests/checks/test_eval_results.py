@@ -113,8 +113,6 @@ def test_a_bound_missed(ws, metrics, expected):
 @pytest.mark.parametrize(("raw", "shown"), [
     ('"0.81"', '"0.81"'),
     ("true", "true"),
-    ("NaN", "NaN"),
-    ("Infinity", "Infinity"),
     ("null", "null"),
 ])
 def test_a_malformed_metric_counts_as_failed(ws, raw, shown):
@@ -228,6 +226,19 @@ def test_suite_required_without_evidence(ws):
     both = {"required_for": ["model"], "suites": models["suites"]}
     report = ws.check(ws.write_manifest([ws.artifact("m")]), policy=ws.write_policy(eval_evidence=both))
     assert _found(report) == [("WG618", "m")]
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_make_the_evidence_malformed(ws, raw):
+    """NaN and Infinity are not JSON (RFC 8259): Python reads them, other readers refuse the file, and NaN compares
+    false with every bound. The shared strict reader refuses them like repeated keys (issue 19)."""
+    def malformed(art):
+        return (b'{"artifact_digest": "%s", "suite": "%s", "passed": true, '
+                b'"metrics": {"exact_match": %s, "refusal_rate": 0.02}}'
+                % (_digest(art).encode(), SUITE.encode(), raw.encode()))
+    report = _check(ws, malformed)
+    assert _found(report) == [("WG619", "v2")]
+    assert f"{raw} is not a JSON number" in report.active_findings[0].message
 
 
 def test_repeated_keys_make_the_evidence_malformed(ws):

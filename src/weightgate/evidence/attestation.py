@@ -4,9 +4,16 @@ resource, under which policy (with its digest), PASSED or FAILED, the rules that
 Each statement travels in a DSSE envelope signed by `evidence.dsse`, the one module that signs and verifies every
 record; a run writes one envelope per line (JSON Lines, like `*.intoto.jsonl`).
 
+There is one record per (digest, policy, run): manifest entries that share a digest in one run share one record,
+which names them all and is FAILED when any of them fails. Each record carries the run's id and `signedAt`, the
+signing machine's clock when the run signed its records; unlike `timeVerified`, which follows SOURCE_DATE_EPOCH
+for reproducible reports, no setting of the environment moves it.
+
 `verify_attestations` is the other side: a deploy step or admission controller checks the file against the
 gate's public key and the digest it is about to deploy, and refuses anything without a PASSED record whose
-signature verifies. The signature is checked before anything in the payload is believed.
+signature verifies. The signature is checked before anything in the payload is believed. Between records it
+picks the newest run by `signedAt` (records dated after the verifier's clock are refused), and any FAILED record
+in that run wins.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import datetime
 import enum
 import json
 import re
+import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +33,9 @@ from weightgate.evidence.dsse import STATEMENT_TYPE, RecordRejected, TrustedSign
 from weightgate.findings import Waiver
 from weightgate.governance.digests import evidence_digests
 from weightgate.report.interface import Report
+from weightgate.report.inventory import DecisionRecord
 from weightgate.rules import DOCS_BASE
+from weightgate.timestamps import parse_rfc3339
 
 VSA_PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
 VERIFIER_ID = DOCS_BASE.split("/blob/", 1)[0]
@@ -35,8 +45,11 @@ PASSED_LEVEL = "WEIGHTGATE_INTAKE_PASSED"
 FAILED_LEVEL = "FAILED"
 EXTENSION = "weightgate"  # where the predicate carries what VSA has no field for (failed rules, waivers)
 MAX_ATTESTATION_BYTES = 64 * 1024 * 1024
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})")
+_HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+# How far a record's time may lie ahead of the verifier's clock (clocks of two machines differ a little); a
+# record dated later than that was stamped by a wrong or forged clock, and a date in the future would outrank
+# every real run, so it is refused.
+MAX_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 class Result(str, enum.Enum):
@@ -45,10 +58,23 @@ class Result(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class Decision:
-    """The gate's decision about one artifact, bound to the digest evidence binds to."""
+class RunStamp:
+    """What ties a run's records together: a random id, and the signing machine's clock when the run signed them
+    (never SOURCE_DATE_EPOCH, which would let an old run outrank a newer one)."""
 
-    artifact_id: str
+    run_id: str
+    signed_at: datetime.datetime
+
+    @classmethod
+    def now(cls) -> RunStamp:
+        return cls(str(uuid.uuid4()), datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's decision about one artifact digest in one run, naming every manifest entry with that digest."""
+
+    artifact_ids: tuple[str, ...]
     digest: str  # sha256:<hex>
     bytes_verified: bool  # the digest is of bytes read in this run (not only the pins' claim)
     resource_uri: str
@@ -56,11 +82,18 @@ class Decision:
     failed_rules: tuple[str, ...]
     waivers: tuple[Waiver, ...]
 
+    @property
+    def artifact_id(self) -> str:
+        """The first entry with the digest (the statement's subject name)."""
+        return self.artifact_ids[0]
+
 
 def decisions(report: Report) -> list[Decision]:
-    """One decision per artifact with a digest. An artifact passes only when its bytes were read and match its
-    pins, and no unwaived critical or high finding names it or the deployment as a whole (a manifest-wide
-    problem, such as an expired waiver or an unmonitored service, fails every record).
+    """One decision per artifact digest. An artifact passes only when its bytes were read and match its pins,
+    and no unwaived critical or high finding names it or the deployment as a whole (a manifest-wide problem,
+    such as an expired waiver or an unmonitored service, fails every record). Entries that share a digest share
+    its decision, which passes only when every one of them passes: two records for the same bytes in one run,
+    one PASSED and one FAILED, would let whoever reads them pick the one they like.
 
     fail_on plays no part: it decides whether this run's exit code blocks, while a record is read later by a
     deploy step that cannot see it, so `fail_on: never` must not sign PASSED for a critical finding."""
@@ -68,27 +101,46 @@ def decisions(report: Report) -> list[Decision]:
     if manifest is None:
         return []
     bound = evidence_digests(manifest, report.facts)
-    failing = report.error_findings
-    global_failures = {f.rule.id for f in failing if not f.artifact_id}
-    result = []
+    by_digest: dict[str, list[Decision]] = {}
     for artifact in dict.fromkeys(a.id for a in manifest.artifacts):
         digest = bound.get(artifact)
-        if digest is None:
-            continue  # no definite bytes to name: the integrity findings say why
-        facts = report.facts_for(artifact)
-        failed = sorted({f.rule.id for f in failing if f.artifact_id == artifact} | global_failures)
-        passed = not failed and digest.verified and facts is not None and facts.intact
-        result.append(Decision(
-            artifact, digest.value, digest.verified, facts.mirror_uri if facts else "",
-            Result.PASSED if passed else Result.FAILED, tuple(failed),
-            tuple(dict.fromkeys(f.waived_by for f in report.findings
-                                if f.artifact_id == artifact and f.waived_by is not None)),
-        ))
-    return result
+        if digest is not None:  # else no definite bytes to name: the integrity findings say why
+            by_digest.setdefault(digest.value, []).append(_entry_decision(report, artifact, digest.value,
+                                                                          digest.verified))
+    return [_merged(entries) for entries in by_digest.values()]
 
 
-def statement(decision: Decision, report: Report) -> dict[str, Any]:
-    """The in-toto Statement v1 with its SLSA VSA v1 predicate."""
+def _entry_decision(report: Report, artifact: str, digest: str, verified: bool) -> Decision:
+    failing = report.error_findings
+    facts = report.facts_for(artifact)
+    failed = sorted({f.rule.id for f in failing if f.artifact_id == artifact or not f.artifact_id})
+    passed = not failed and verified and facts is not None and facts.intact
+    return Decision(
+        (artifact,), digest, verified, facts.mirror_uri if facts else "",
+        Result.PASSED if passed else Result.FAILED, tuple(failed),
+        tuple(dict.fromkeys(f.waived_by for f in report.findings
+                            if f.artifact_id == artifact and f.waived_by is not None)),
+    )
+
+
+def _merged(entries: list[Decision]) -> Decision:
+    """One decision for entries sharing a digest: FAILED if any failed, with every rule and waiver any used."""
+    if len(entries) == 1:
+        return entries[0]
+    failed = any(e.result is Result.FAILED for e in entries)
+    return Decision(
+        tuple(a for e in entries for a in e.artifact_ids), entries[0].digest,
+        all(e.bytes_verified for e in entries), entries[0].resource_uri,
+        Result.FAILED if failed else Result.PASSED,
+        tuple(sorted({r for e in entries for r in e.failed_rules})),
+        tuple(dict.fromkeys(w for e in entries for w in e.waivers)),
+    )
+
+
+def statement(decision: Decision, report: Report, run: RunStamp | None = None) -> dict[str, Any]:
+    """The in-toto Statement v1 with its SLSA VSA v1 predicate, stamped with the run it belongs to (a new one
+    when `run` is not given: every statement of one run must share one)."""
+    run = run or RunStamp.now()
     hex_digest = decision.digest.removeprefix("sha256:")
     predicate: dict[str, Any] = {
         "verifier": {"id": VERIFIER_ID, "version": {"weightgate": __version__}},
@@ -99,6 +151,9 @@ def statement(decision: Decision, report: Report) -> dict[str, Any]:
         "verifiedLevels": [PASSED_LEVEL if decision.result is Result.PASSED else FAILED_LEVEL],
         EXTENSION: {
             "artifact": decision.artifact_id,
+            "artifacts": list(decision.artifact_ids),
+            "runId": run.run_id,
+            "signedAt": _utc(run.signed_at),
             "deployment": report.manifest.name if report.manifest else None,
             "manifest": report.relative(str(report.manifest.path)) if report.manifest else None,
             "bytesVerified": decision.bytes_verified,
@@ -108,7 +163,7 @@ def statement(decision: Decision, report: Report) -> dict[str, Any]:
                          "approvedBy": w.approved_by} for w in decision.waivers],
         },
     }
-    inputs = _input_attestations(decision.artifact_id, report)
+    inputs = [i for a in decision.artifact_ids for i in _input_attestations(a, report)]
     if inputs:
         predicate["inputAttestations"] = inputs
     return {"_type": STATEMENT_TYPE,
@@ -140,18 +195,19 @@ def _utc(timestamp: datetime.datetime) -> str:
 # --- signing -----------------------------------------------------------------------------------------------
 
 def attestation_lines(report: Report, signer: Any) -> str:
-    """JSON Lines: one signed envelope per artifact decision."""
-    return "".join(json.dumps(sign_statement(statement(d, report), signer), sort_keys=True) + "\n"
+    """JSON Lines: one signed envelope per artifact digest, all stamped with one run."""
+    run = RunStamp.now()
+    return "".join(json.dumps(sign_statement(statement(d, report, run), signer), sort_keys=True) + "\n"
                    for d in decisions(report))
 
 
 # --- verifying ---------------------------------------------------------------------------------------------
 
 class Outcome(str, enum.Enum):
-    PASSED = "passed"  # the latest verified record for the digest says PASSED (under an accepted policy)
-    FAILED = "failed"  # a latest verified record for the digest says FAILED (it wins a tie)
-    OTHER_POLICY = "other-policy"  # the latest verified record PASSED under a policy digest not accepted
-    ABSENT = "absent"  # no record for the digest verifies with the key
+    PASSED = "passed"  # the newest run's verified record for the digest says PASSED (under an accepted policy)
+    FAILED = "failed"  # a verified record of the newest run says FAILED (it wins over any PASSED one)
+    OTHER_POLICY = "other-policy"  # the newest run's record PASSED under a policy digest not accepted
+    ABSENT = "absent"  # no record for the digest (and artifact) verifies with the key
 
 
 @dataclass(frozen=True)
@@ -162,39 +218,124 @@ class Verdict:
     rejected: tuple[str, ...] = ()  # why envelopes were not believed (bad signature, malformed, ...)
 
 
-def verify_attestations(text: str, key: TrustedSigner, digest: str, policy_digests: Collection[str] = ()) -> Verdict:
-    """Judge `digest` by the records in `text` whose signatures verify with `key`. The latest record decides
-    (a FAILED one wins a tie); with `policy_digests`, a PASSED record counts only if made under one of them."""
+@dataclass(frozen=True)
+class _Candidate:
+    run: tuple[str, str]  # ("run", id) or, for records written before run ids, ("time", trusted time)
+    time: datetime.datetime  # when the run signed it (`signedAt`; `timeVerified` in older records)
+    document: dict[str, Any]
+
+
+def verify_attestations(text: str, key: TrustedSigner, digest: str, policy_digests: Collection[str] = (), *,
+                        artifact: str | None = None, now: datetime.datetime | None = None) -> Verdict:
+    """Judge `digest` by the records in `text` whose signatures verify with `key`, by a rule that no record
+    writer can steer:
+
+    - a record dated after the verifier's clock (`now`, default the system clock; MAX_CLOCK_SKEW allowed) is
+      refused: a future date would outrank every real run;
+    - the newest run decides, by the time the run signed its records (`signedAt`), never by `timeVerified`
+      (which SOURCE_DATE_EPOCH sets): runs that signed at the same second count as one;
+    - in that run, any FAILED record for the digest wins;
+    - with `artifact`, only records naming that manifest entry count; with `policy_digests`, a PASSED record
+      counts only if made under one of them (a newer run under another policy is not skipped for an older one)."""
     wanted = _sha256_argument(digest, "--digest", "an artifact digest")
     accepted = [f"sha256:{_sha256_argument(d, '--policy-digest', 'a policy digest')}" for d in policy_digests]
+    clock = (now or datetime.datetime.now(datetime.timezone.utc)) + MAX_CLOCK_SKEW
     rejected: list[str] = []
-    matching: list[tuple[datetime.datetime, dict[str, Any]]] = []
+    matching: list[_Candidate] = []
     for number, line in _lines(text):
         try:
             document = _verified_statement(line, key)
-            if any((s.get("digest") or {}).get("sha256") == wanted for s in document["subject"]):
-                matching.append((_time_verified(document["predicate"]), document))
+            if not any((s.get("digest") or {}).get("sha256") == wanted for s in document["subject"]):
+                continue
+            candidate = _candidate(document, clock)
+            if artifact is None or artifact in _artifacts_named(document, wanted):
+                matching.append(candidate)
         except _NotBelieved as e:
             rejected.append(f"line {number}: {e}")
+    named = f"{digest} (artifact {artifact})" if artifact is not None else digest
     if not matching:
-        return Verdict(Outcome.ABSENT, f"no record for {digest} verifies with the key", None, tuple(rejected))
-    latest_time = max(time for time, _ in matching)
-    latest = [document for time, document in matching if time == latest_time]
+        return Verdict(Outcome.ABSENT, f"no record for {named} verifies with the key", None, tuple(rejected))
+    return _judge_newest_run(named, matching, accepted, tuple(rejected))
+
+
+def decision_records(text: str, key: TrustedSigner, *, now: datetime.datetime | None = None
+                     ) -> tuple[list[DecisionRecord], list[str]]:
+    """Every record in `text` whose signature verifies with `key`, as what it says per digest (for `inventory`),
+    and why the others were not believed. Records dated after the clock are refused, as in verify_attestations."""
+    clock = (now or datetime.datetime.now(datetime.timezone.utc)) + MAX_CLOCK_SKEW
+    found: list[DecisionRecord] = []
+    rejected: list[str] = []
+    for number, line in _lines(text):
+        try:
+            document = _verified_statement(line, key)
+            candidate = _candidate(document, clock)
+        except _NotBelieved as e:
+            rejected.append(f"line {number}: {e}")
+            continue
+        predicate = candidate.document["predicate"]
+        deployment = _extension(predicate).get("deployment")
+        result = "pass" if predicate.get("verificationResult") == Result.PASSED.value else "fail"
+        found += [DecisionRecord(f"sha256:{s['digest']['sha256']}", deployment if isinstance(deployment, str) else None,
+                                 _rfc3339(predicate.get("timeVerified"), "timeVerified"), result)
+                  for s in document["subject"]
+                  if isinstance(s.get("digest"), dict) and isinstance(s["digest"].get("sha256"), str)]
+    return found, rejected
+
+
+def _judge_newest_run(digest: str, matching: list[_Candidate], accepted: list[str],
+                      rejected: tuple[str, ...]) -> Verdict:
+    run_times: dict[tuple[str, str], datetime.datetime] = {}
+    for c in matching:
+        run_times[c.run] = max(c.time, run_times.get(c.run, c.time))
+    newest_time = max(run_times.values())
+    latest = [c.document for c in matching if run_times[c.run] == newest_time]
     failed = [d for d in latest if d["predicate"].get("verificationResult") != Result.PASSED.value]
     if failed:
-        return _failed(digest, failed[0], tuple(rejected))
+        return _failed(digest, failed[0], rejected)
     passed = [d for d in latest if not accepted or _policy_sha256(d["predicate"]) in accepted]
     if not passed:
-        return _other_policy(digest, latest[0], accepted, tuple(rejected))
+        return _other_policy(digest, latest[0], accepted, rejected)
     predicate = passed[0]["predicate"]
     return Verdict(Outcome.PASSED, f"{digest} PASSED at {predicate.get('timeVerified')} under policy "
-                   f"{_policy_field(predicate, 'uri')} ({_policy_sha256(predicate)})", passed[0],
-                   tuple(rejected))
+                   f"{_policy_field(predicate, 'uri')} ({_policy_sha256(predicate)})", passed[0], rejected)
+
+
+def _extension(predicate: dict[str, Any]) -> dict[str, Any]:
+    extension = predicate.get(EXTENSION)
+    return extension if isinstance(extension, dict) else {}
+
+
+def _candidate(document: dict[str, Any], clock: datetime.datetime) -> _Candidate:
+    """The record's run and trusted time; refused when any time it carries lies after the verifier's clock."""
+    predicate = document["predicate"]
+    extension = _extension(predicate)
+    verified = _rfc3339(predicate.get("timeVerified"), "timeVerified")
+    signed = _rfc3339(extension["signedAt"], "signedAt") if "signedAt" in extension else verified
+    for name, value in (("timeVerified", verified), ("signedAt", signed)):
+        if value > clock:
+            raise _NotBelieved(f"{name} {value.isoformat()} is in the future (the verifier's clock says "
+                               f"{(clock - MAX_CLOCK_SKEW).isoformat()}): refused")
+    run_id = extension.get("runId")
+    run = ("run", run_id) if isinstance(run_id, str) and run_id else ("time", signed.isoformat())
+    return _Candidate(run, signed, document)
+
+
+def _artifacts_named(document: dict[str, Any], wanted: str) -> set[str]:
+    """The manifest entries a record speaks for: its `artifacts` (or older `artifact`), and the subject names
+    of the digest."""
+    extension = _extension(document["predicate"])
+    listed = extension.get("artifacts")
+    names = {a for a in listed if isinstance(a, str)} if isinstance(listed, list) else set()
+    if isinstance(extension.get("artifact"), str):
+        names.add(extension["artifact"])
+    names.update(s["name"] for s in document["subject"]
+                 if isinstance(s.get("name"), str) and (s.get("digest") or {}).get("sha256") == wanted)
+    return names
 
 
 def _failed(digest: str, document: dict[str, Any], rejected: tuple[str, ...]) -> Verdict:
     predicate = document["predicate"]
-    rules = (predicate.get(EXTENSION) or {}).get("failedRules") or []
+    rules = _extension(predicate).get("failedRules") or []
     failed = ", ".join(str(r) for r in rules) if isinstance(rules, list) else ""
     return Verdict(Outcome.FAILED, f"{digest} {predicate.get('verificationResult')} at "
                    f"{predicate.get('timeVerified')} (failed rules: {failed or 'none listed'})", document, rejected)
@@ -226,20 +367,11 @@ def _policy_sha256(predicate: dict[str, Any]) -> str | None:
     return f"sha256:{value}" if isinstance(value, str) else None
 
 
-def _time_verified(predicate: dict[str, Any]) -> datetime.datetime:
-    """`timeVerified` as an aware time, so records written with different offsets compare by the instant."""
-    value = predicate.get("timeVerified")
-    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
-    problem = _NotBelieved(f"timeVerified {value!r} is not an RFC 3339 date-time with a time zone")
-    if match is None:
-        raise problem
-    seconds, fraction, zone = match.groups()
-    # Python 3.10's fromisoformat takes 3 or 6 fraction digits and no "Z".
-    normalised = seconds + (f".{fraction[:6].ljust(6, '0')}" if fraction else "") + ("+00:00" if zone == "Z" else zone)
+def _rfc3339(value: Any, name: str) -> datetime.datetime:
     try:
-        return datetime.datetime.fromisoformat(normalised)
-    except ValueError:
-        raise problem from None
+        return parse_rfc3339(value)
+    except ValueError as e:
+        raise _NotBelieved(f"{name} {e}") from None
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:

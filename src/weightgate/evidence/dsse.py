@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from weightgate.errors import InputFileError, PolicyError
+from weightgate.strictjson import JsonRefused
+from weightgate.strictjson import strict_json as read_strict_json
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -224,22 +226,11 @@ def verify_record(data: bytes, signers: Sequence[TrustedSigner], predicate_types
 
 
 def strict_json(data: bytes, what: str) -> Any:
-    """JSON that means one thing: duplicate keys are refused (a first-wins and a last-wins reader would
-    disagree about them), and so is anything that is not UTF-8."""
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(set(keys)) != len(keys):
-            duplicate = next(k for k in keys if keys.count(k) > 1)
-            raise RecordRejected(f"{what} has the key {duplicate!r} twice")
-        return dict(pairs)
-
+    """JSON that means one thing (the shared reader: no repeated keys, no NaN), as a RecordRejected."""
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
-    except RecordRejected:
-        raise
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise RecordRejected(f"{what} is not JSON: {type(e).__name__}") from None
+        return read_strict_json(data, what)
+    except JsonRefused as e:
+        raise RecordRejected(str(e)) from None
 
 
 @dataclass(frozen=True)

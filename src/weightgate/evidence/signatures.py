@@ -18,7 +18,6 @@ import contextlib
 import enum
 import hashlib
 import io
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -31,6 +30,7 @@ from weightgate.governance.deployment import publisher_of
 from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror import MirrorLocation
 from weightgate.mirror.base import MirrorUnavailable
+from weightgate.strictjson import JsonRefused, strict_json
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +141,9 @@ def verify_bundle(data: bytes, rule: SignerRule | None, trust_root: Path | None,
 
 def _bundle_json(data: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _Rejected(SignatureStatus.INVALID, f"the bundle is not JSON: {e}") from None
+        document = strict_json(data, "the bundle")
+    except JsonRefused as e:
+        raise _Rejected(SignatureStatus.INVALID, str(e)) from None
     if not isinstance(document, dict) or not isinstance(document.get("verificationMaterial"), dict) \
             or not isinstance(document.get("dsseEnvelope"), dict):
         raise _Rejected(SignatureStatus.INVALID, "the bundle is not a sigstore bundle with a DSSE envelope "
@@ -352,7 +352,7 @@ def _signed_files(payload_type: str, payload: bytes) -> tuple[tuple[SignedFile, 
     if payload_type != IN_TOTO_PAYLOAD_TYPE:
         raise _Rejected(SignatureStatus.INVALID, f"the signed payload is {payload_type!r}, not an in-toto statement")
     try:
-        statement = json.loads(payload)
+        statement = strict_json(payload, "the signed statement")
         if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_V1:
             raise ValueError(f"not an in-toto {STATEMENT_V1} statement")
         manifest = signing.dsse_payload_to_manifest(statement)

@@ -13,11 +13,12 @@ sigstore is imported only when a record is verified: it is slow to import.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from weightgate.strictjson import JsonRefused, strict_json
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -90,9 +91,9 @@ def verify_sigstore_dsse(data: bytes, identities: Sequence[SigstoreIdentity],
 def _check_document(data: bytes) -> None:
     """What the bundle is, told before sigstore parses it, so that a wrong kind gets a reason a user can act on."""
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise SigstoreRejected(f"the record is not JSON: {e}") from None
+        document = strict_json(data, "the record")
+    except JsonRefused as e:
+        raise SigstoreRejected(str(e)) from None
     if not isinstance(document, dict):
         raise SigstoreRejected("the record is not a JSON object")
     media_type = document.get("mediaType")
@@ -216,7 +217,8 @@ def load_trusted_root(path: Path) -> TrustedRoot:
         if path.stat().st_size > MAX_TRUSTED_ROOT_BYTES:
             raise ValueError(f"over the {MAX_TRUSTED_ROOT_BYTES}-byte limit")
         text = path.read_text(encoding="utf-8")
-        media_type = json.loads(text).get("mediaType")
+        document = strict_json(text, "the trust root")
+        media_type = document.get("mediaType") if isinstance(document, dict) else None
         if media_type == CLIENT_TRUST_CONFIG_MEDIA_TYPE:
             return ClientTrustConfig.from_json(text).trusted_root
         if media_type != TRUSTED_ROOT_MEDIA_TYPE:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from weightgate import refs
+from weightgate.strictjson import AmbiguousJson, strict_json
 
 if TYPE_CHECKING:
     from weightgate.checks import CheckContext
@@ -36,8 +37,8 @@ MAX_SUITE_NAME_CHARS = 200
 MAX_SHOWN_VALUE_CHARS = 40  # a malformed value is quoted in messages, cut to this
 
 
-class DuplicateKeyError(ValueError):
-    """The JSON repeats a key in one object: which value a reader sees depends on the reader, so it is refused."""
+# JSON whose meaning depends on the reader (a repeated key, NaN): the shared reader refuses it.
+DuplicateKeyError = AmbiguousJson
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,9 @@ class EvalResult:
 
 
 def load_json(data: bytes) -> Any:
-    """Parse JSON (UTF-8, a BOM allowed), refusing repeated keys. Raises ValueError (DuplicateKeyError for a
-    repeated key), UnicodeDecodeError or RecursionError."""
-    return json.loads(data.decode("utf-8-sig"), object_pairs_hook=_unique_keys)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateKeyError(f"the key {_shown(key)} appears twice in one object")
-        result[key] = value
-    return result
+    """Parse an eval report with the shared strict reader (UTF-8, a BOM allowed). Raises AmbiguousJson for a
+    repeated key or NaN/Infinity, another ValueError when it is not JSON."""
+    return strict_json(data, "the eval report", allow_bom=True)
 
 
 def results_from_json(document: Any, source: str = "", signer: str | None = None) -> tuple[EvalResult, ...]:

@@ -8,7 +8,6 @@ hub is never contacted: without an internal endpoint an hf:// mirror is unavaila
 from __future__ import annotations
 
 import http.client
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from weightgate.mirror.transport import (
     origin_of,
     url_refusal,
 )
-from weightgate.refs import COMMIT_SHA1
+from weightgate.refs import is_commit
+from weightgate.strictjson import JsonRefused, strict_json
 
 TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 REPO_TYPES = {"datasets": "datasets", "spaces": "spaces"}
@@ -81,16 +81,16 @@ def resolve_revision(transport: Transport, endpoint: str, repo: HfRepo, ref: str
     """The commit a branch or tag points at now, from the endpoint's API. Raises MirrorFileError."""
     answer = transport.get_json(f"{endpoint}/api/{repo.kind}/{repo.repo_id}/revision/{quote(ref, safe='')}")
     sha = answer.get("sha") if isinstance(answer, dict) else None
-    if not isinstance(sha, str) or not COMMIT_SHA1.match(sha):
+    if not is_commit(sha):  # whole and ASCII: "<40 hex>\n" is not a commit, and pin would write it
         raise MirrorFileError(FileStatus.UNREADABLE, f"{repo.repo_id}@{ref}: the endpoint answered no commit id")
-    return sha
+    return str(sha)
 
 
 class HfMirror:
     def __init__(self, uri: str, revision: str | None, settings: MirrorSettings) -> None:
         self.repo = parse_hf_uri(uri)
         commit = self.repo.revision or revision
-        if commit is None or not COMMIT_SHA1.match(commit):
+        if commit is None or not is_commit(commit):
             shown = "no revision" if commit is None else f"revision {commit!r}"
             raise MirrorUnavailable(f"{uri}: {shown} is not a full 40-hex commit, so the bytes could move while "
                                     "being read; run `weightgate pin`")
@@ -141,8 +141,8 @@ class HfMirror:
         except (OSError, http.client.HTTPException) as e:
             raise MirrorUnavailable(f"{display_url(url)}: tree listing broke off: {e}") from None
         try:
-            entries = json.loads(body) if len(body) <= MAX_JSON_BYTES else None
-        except ValueError:
+            entries = strict_json(body, "the tree answer") if len(body) <= MAX_JSON_BYTES else None
+        except JsonRefused:
             entries = None
         if not isinstance(entries, list):
             raise MirrorUnavailable(f"{display_url(url)}: the tree answer is not a bounded JSON list")

@@ -18,7 +18,7 @@ from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorUnavailab
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.mirror.transport import HttpStream, Transport, basic_credential, bearer_or_netrc, url_refusal
-from weightgate.refs import MLFLOW_STAGES
+from weightgate.refs import MLFLOW_STAGES, is_version_number
 
 MAX_LIST_PAGES = 1_000  # pages of one folder's listing; more is a server that never ends its cursor
 
@@ -50,7 +50,7 @@ def parse_mlflow_uri(uri: str) -> MlflowRef:
     name, _, version = rest.rpartition("/")
     if not name:
         raise MirrorUnavailable(f"{uri}: models:/ names no version")
-    if version.isdigit():
+    if is_version_number(version):
         return MlflowRef("models", name, version=version)
     if version.lower() in MLFLOW_STAGES:
         return MlflowRef("models", name, stage=version)
@@ -98,7 +98,9 @@ def resolve_version(transport: Transport, base: str, ref: MlflowRef) -> str:
         answer = transport.get_json(f"{base}/api/2.0/mlflow/registered-models/get-latest-versions?"
                                     + urlencode({"name": ref.name, "stages": ref.stage or ""}))
         versions = answer.get("model_versions", []) if isinstance(answer, dict) else []
-    numbers = [str(v.get("version")) for v in versions if isinstance(v, dict) and str(v.get("version")).isdigit()]
+    # The server's answer is an identifier pin writes into the manifest: ASCII digits, whole, or nothing.
+    numbers = [str(v.get("version")) for v in versions
+               if isinstance(v, dict) and is_version_number(str(v.get("version")))]
     if len(numbers) != 1:
         raise MirrorFileError(FileStatus.MISSING, f"models:/{ref.name}: {ref.alias or ref.stage!r} points at "
                               f"{len(numbers)} versions, not exactly one")
@@ -158,7 +160,8 @@ class MlflowMirror:
                     pending.append(rel)
                 elif rel:
                     size = entry.get("file_size")
-                    yield ListedEntry(rel, int(size) if isinstance(size, (int, str)) and str(size).isdigit() else None)
+                    yield ListedEntry(rel, int(size) if isinstance(size, (int, str)) and is_version_number(str(size))
+                                      else None)
 
     def _run_folder(self) -> str:
         """The artifact folder's path inside its run's artifacts."""

@@ -18,6 +18,7 @@ from weightgate.mirror.base import ListedEntry, MirrorFileError, MirrorUnavailab
 from weightgate.mirror.local import unsafe_path_reason
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.mirror.transport import url_refusal
+from weightgate.refs import is_object_version_id
 
 EXTRA_HINT = "s3:// mirrors need the `s3` extra: pip install 'weightgate[s3]'"
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
@@ -145,7 +146,12 @@ class S3Mirror:
         except Exception as e:
             raise client_error(e) from None
         version = head.get("VersionId")
-        return version if isinstance(version, str) and version not in ("", "null") else None
+        if version in (None, "", "null"):
+            return None
+        if not is_object_version_id(version):  # pin would write it into the manifest: it must mean what it says
+            raise MirrorFileError(FileStatus.UNREADABLE, f"{path}: the server answered a version id that is not "
+                                  f"printable ASCII without spaces: {str(version)[:80]!r}")
+        return str(version)
 
     def list_files(self) -> Iterator[ListedEntry]:
         """Every current object under the prefix, page by page. Keys that are not plain relative paths under it

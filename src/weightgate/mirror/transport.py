@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import logging
 import netrc
 import re
@@ -34,6 +33,7 @@ from weightgate import __version__
 from weightgate.facts import FileStatus
 from weightgate.mirror.base import MirrorFileError
 from weightgate.mirror.settings import MAX_REDIRECTS, MirrorSettings
+from weightgate.strictjson import JsonRefused, strict_json
 from weightgate.textsafety import redact_url
 
 log = logging.getLogger(__name__)
@@ -245,9 +245,9 @@ class Transport:
         if len(body) > MAX_JSON_BYTES:
             raise MirrorFileError(FileStatus.UNREADABLE, f"{display_url(url)}: answer larger than {MAX_JSON_BYTES}")
         try:
-            return json.loads(body)
-        except ValueError:
-            raise MirrorFileError(FileStatus.UNREADABLE, f"{display_url(url)}: answer is not JSON") from None
+            return strict_json(body, "answer")
+        except JsonRefused as e:
+            raise MirrorFileError(FileStatus.UNREADABLE, f"{display_url(url)}: {e}") from None
 
     def open_stream(self, url: str, shown_uri: str, check: ResponseCheck | None = None) -> HttpStream:
         deadline = time.monotonic() + self.settings.deadline
@@ -278,7 +278,8 @@ class HttpStream:
         self._attempts = attempts
         self._offset = 0
         length = resp.getheader("Content-Length")
-        self.size: int | None = int(length) if length and length.isdigit() and not resp.chunked else None
+        self.size: int | None = int(length) if length and length.isascii() and length.isdigit() \
+            and not resp.chunked else None
         etag = resp.getheader("ETag") or ""
         # If-Range needs a strong validator; a weak ETag or none at all falls back to Last-Modified.
         self._validator = etag if etag and not etag.startswith("W/") else resp.getheader("Last-Modified")

@@ -14,6 +14,7 @@ from weightgate.findings import Location
 from weightgate.mirror.base import MirrorFileError, MirrorUnavailable
 from weightgate.mirror.mlflow import mlflow_transport, model_version, tracking_uri
 from weightgate.mirror.settings import MirrorSettings
+from weightgate.refs import is_version_number
 from weightgate.registry import RegistryRecord, RegistryUnavailable
 
 DIGEST_TAG = "weightgate.digest"
@@ -32,7 +33,7 @@ class MlflowRegistry:
 
     def entry(self, entry_id: str) -> RegistryRecord | None:
         name, _, version = entry_id.rpartition("/")
-        if not name or not version.isdigit():
+        if not name or not is_version_number(version):
             return None  # not a model version id: no such entry
         try:
             mv = model_version(self._transport, self.uri, name, version)
