@@ -512,6 +512,87 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
     sys.exit(EXIT_PASS if verdict.outcome is Outcome.PASSED else EXIT_FINDINGS)
 
 
+@cli.command()
+@_endpoint_options
+@click.argument("target", metavar="LOCATION")
+@click.option("--records", required=True, help="Decision records from `check --attest`: a file, a folder of "
+              "*.jsonl files, or a mirror URI.")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key of the gate's --attest-key.")
+@click.option("--digest", required=True, help="The artifact digest to admit (sha256:<hex>).")
+@click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
+              help="Admit only under a decision made under a policy with this digest (repeatable).")
+@click.option("--max-age", help="Refuse a decision older than this (30d, 12h, 90m, 3600s; a bare number is days).")
+@click.option("--record-to", help="Write a signed deployment record here (a folder, file:// or s3:// prefix).")
+@click.option("--record-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM private key that signs the deployment record (an encrypted key reads its password from "
+              "WEIGHTGATE_ATTEST_KEY_PASSWORD).")
+@click.option("--service", help="The service loading the model (deployment record).")
+@click.option("--environment", help="The environment, e.g. production (deployment record).")
+@click.option("--target", "deploy_target", help="The deployment target: cluster, namespace or region.")
+@click.option("--host", help="The host or pod loading the model (default: $POD_NAME, else the host name).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
+def admit(target: str, records: str, key_path: Path, digest: str, policy_digests: tuple[str, ...],
+          max_age: str | None, record_to: str | None, record_key: Path | None, service: str | None,
+          environment: str | None, deploy_target: str | None, host: str | None, workers: int | None,
+          endpoints: EndpointOptions | None = None) -> None:
+    """Admit the files at LOCATION (a folder or mirror URI about to be loaded) only if they are exactly the file
+    list of the gate's latest PASSED decision record for DIGEST, signed by --key. Every reason to refuse is
+    printed; anything unreadable refuses. Exit 0 admitted, 1 refused, 2 usage or input error."""
+    import datetime as dt
+    import socket
+
+    from weightgate.admit import AdmitRequest, parse_max_age
+    from weightgate.admit import admit as run_admit
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key, load_signer
+    from weightgate.inputfiles import read_input
+    from weightgate.mirror.settings import EndpointOptions, MirrorSettings
+    from weightgate.verify import DEFAULT_WORKERS
+
+    if (record_to is None) != (record_key is None):
+        raise click.UsageError("--record-to and --record-key go together")
+    if record_to is not None and not (service and environment):
+        raise click.UsageError("a deployment record needs --service and --environment")
+    try:
+        age = parse_max_age(max_age) if max_age is not None else None
+    except ValueError as e:
+        raise click.UsageError(f"--max-age: {e}") from None
+    key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
+    signer = load_signer(read_input(record_key, MAX_KEY_BYTES, "signing key"), str(record_key)) if record_key else None
+    options = endpoints or EndpointOptions()
+    settings = MirrorSettings(ca_bundle=options.ca_bundle, hf_endpoint=options.hf_endpoint,
+                              s3_endpoint=options.s3_endpoint, mlflow_tracking_uri=options.mlflow_tracking_uri)
+    admission = run_admit(AdmitRequest(target, records, key, _digest_argument(digest), policy_digests, age,
+                                       settings, workers or DEFAULT_WORKERS))
+    for reason in admission.ignored:
+        click.echo(shown(f"weightgate: ignored a decision record: {reason}"), err=True)
+    if not admission.admitted:
+        for problem in admission.problems or ():
+            click.echo(shown(f"refused ({problem.refusal.value}): {problem.message}"))
+        sys.exit(EXIT_FINDINGS)
+    decided = (admission.statement or {}).get("predicate", {}).get("timeVerified")
+    click.echo(shown(f"admitted {admission.digest} at {admission.target_uri}: {admission.files} file(s) equal to "
+                     f"the PASSED decision of {decided}"))
+    if record_to is not None and signer is not None:
+        from weightgate.evidence.deployment import Deployment, signed_line
+        from weightgate.evidence.records import record_name, write_record
+
+        deployment = Deployment(str(service), str(environment), deploy_target,
+                                host or os.environ.get("POD_NAME") or socket.gethostname(),
+                                dt.datetime.now(dt.timezone.utc))
+        line, stamp = signed_line(admission, deployment, signer)
+        written = write_record(record_to, record_name(admission.digest, stamp, deployment.host), line, settings)
+        click.echo(shown(f"deployment record: {written}"))
+    sys.exit(EXIT_PASS)
+
+
+def _digest_argument(value: str) -> str:
+    hex_digest = value.removeprefix("sha256:").lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", hex_digest):
+        raise click.UsageError(f"--digest takes sha256:<64 hex digits>, not {shown(value)!r}")
+    return f"sha256:{hex_digest}"
+
+
 @cli.command("attest-eval")
 @click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--digest", required=True, help="The artifact digest the results evaluated (sha256:<hex>); must equal "

@@ -106,14 +106,39 @@ def statement(decision: Decision, report: Report) -> dict[str, Any]:
             "failedRules": list(decision.failed_rules),
             "waivers": [{"rule": w.rule_id, "digest": w.digest, "reason": w.reason, "expires": w.expires,
                          "approvedBy": w.approved_by} for w in decision.waivers],
+            # What `weightgate admit` compares the bytes about to be loaded with: exactly these files.
+            "files": file_list(decision, report),
         },
     }
+    entry = _registry_entry(decision.artifact_id, report)
+    if entry:
+        predicate[EXTENSION]["registryEntry"] = entry
     inputs = _input_attestations(decision.artifact_id, report)
     if inputs:
         predicate["inputAttestations"] = inputs
     return {"_type": STATEMENT_TYPE,
             "subject": [{"name": decision.artifact_id, "digest": {"sha256": hex_digest}}],
             "predicateType": VSA_PREDICATE_TYPE, "predicate": predicate}
+
+
+def file_list(decision: Decision, report: Report) -> list[dict[str, Any]]:
+    """The (path, sha256, size) list the subject digest is computed from: the bytes read in this run when they
+    were, else the manifest's pins (whose digest the subject then names)."""
+    facts = report.facts_for(decision.artifact_id)
+    if decision.bytes_verified and facts is not None and facts.complete:
+        files = [(f.path, f.sha256, f.size) for f in facts.files]
+    else:
+        artifact = report.manifest.artifact(decision.artifact_id) if report.manifest else None
+        files = [(f.path, f.sha256 or "", f.size or 0) for f in artifact.files] if artifact else []
+    return [{"path": p, "sha256": h, "size": n} for p, h, n in sorted(files)]
+
+
+def _registry_entry(artifact_id: str, report: Report) -> dict[str, Any]:
+    artifact = report.manifest.artifact(artifact_id) if report.manifest else None
+    entry = artifact.registry_entry if artifact else None
+    if entry is None:
+        return {}
+    return {k: v for k, v in (("registry", entry.registry), ("id", entry.id), ("stage", entry.stage)) if v}
 
 
 def _input_attestations(artifact_id: str, report: Report) -> list[dict[str, Any]]:
@@ -240,6 +265,14 @@ def _time_verified(predicate: dict[str, Any]) -> datetime.datetime:
         return datetime.datetime.fromisoformat(normalised)
     except ValueError:
         raise problem from None
+
+
+def time_verified(predicate: dict[str, Any]) -> datetime.datetime | None:
+    """A verified record's `timeVerified` as an aware time, or None when it is not RFC 3339 with a zone."""
+    try:
+        return _time_verified(predicate)
+    except _NotBelieved:
+        return None
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
