@@ -628,7 +628,7 @@ class InventoryFormat(str, enum.Enum):
 
 
 @cli.command()
-@click.argument("boms", metavar="BOM...", nargs=-1, required=True,
+@click.argument("boms", metavar="BOM...", nargs=-1,
                 type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--format", "fmt", type=click.Choice([f.value for f in InventoryFormat]), default="table",
               show_default=True, help="A table, JSON, or CSV (one row per artifact per deployment).")
@@ -637,8 +637,16 @@ class InventoryFormat(str, enum.Enum):
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge re-validation age as of this day (default: today).")
 @click.option("--fail-on-overdue", is_flag=True, help="Exit 1 when any artifact is overdue for re-validation.")
+@click.option("--deployments", "deployment_sources", multiple=True, metavar="RECORDS",
+              help="Instead of BOMs: list what was deployed, from the deployment records `admit` wrote (a folder, "
+              "file or mirror URI; repeatable), between --since and --as-of.")
+@click.option("--deployment-key", "deployment_keys", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key of admit's --record-key; only records it verifies count (repeatable).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="With --deployments: from this day on.")
 def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: datetime.datetime | None,
-              fail_on_overdue: bool) -> None:
+              fail_on_overdue: bool, deployment_sources: tuple[str, ...] = (), deployment_keys: tuple[Path, ...] = (),
+              since: datetime.datetime | None = None) -> None:
     """Which artifacts (by digest) run where: read the ML-BOMs `check --bom` wrote for each deployment and list
     every artifact with its services, environments, targets, owner, approval and last validation, and whether
     it is overdue for re-validation. The newest BOM of each deployment counts."""
@@ -646,6 +654,10 @@ def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: date
     from weightgate.report.inventory import build_inventory, render_csv, render_json, render_table
 
     today = as_of.date() if as_of else datetime.date.today()
+    if deployment_sources or since:
+        _deployment_inventory(boms, deployment_sources, deployment_keys, since, today, InventoryFormat(fmt))
+    if not boms:
+        raise click.UsageError("give BOM files, or --deployments with deployment records")
     result = build_inventory(boms, load_policy(policy).revalidation_days, today)
     choice = InventoryFormat(fmt)
     if choice is InventoryFormat.TABLE:
@@ -661,6 +673,86 @@ def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: date
     if result.problems:
         sys.exit(EXIT_INPUT_ERROR)
     sys.exit(EXIT_FINDINGS if fail_on_overdue and any(r.overdue for r in result.rows) else EXIT_PASS)
+
+
+def _deployment_inventory(boms: tuple[Path, ...], sources: tuple[str, ...], keys: tuple[Path, ...],
+                          since: datetime.datetime | None, today: datetime.date, choice: InventoryFormat) -> NoReturn:
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
+    from weightgate.inputfiles import read_input
+    from weightgate.report import deployments
+
+    if boms or not sources or not keys:
+        raise click.UsageError("--deployments and --deployment-key go together, without BOM files; --since needs "
+                               "--deployments")
+    signers = [load_public_key(read_input(k, MAX_KEY_BYTES, "public key"), str(k)) for k in keys]
+    window = deployments.deployments_between(sources, signers, since.date() if since else None, today)
+    if choice is InventoryFormat.TABLE:
+        click.echo(deployments.render_table(window), nl=False)
+    elif choice is InventoryFormat.JSON:
+        click.echo(deployments.render_json(window), nl=False)
+    elif choice is InventoryFormat.CSV:
+        click.echo(deployments.render_csv(window), nl=False)
+    else:
+        _assert_never(choice)
+    for problem in window.problems:
+        click.echo(shown(f"weightgate: error: {problem}"), err=True)
+    sys.exit(EXIT_INPUT_ERROR if window.problems else EXIT_PASS)
+
+
+class TrailFormat(str, enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+@cli.command()
+@click.option("--records", "record_sources", multiple=True, metavar="RECORDS", help="Decision, review, eval and "
+              "deployment records: a file, a folder of *.jsonl files, or a mirror URI (repeatable).")
+@click.option("--bom", "boms", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="ML-BOMs written by `check --bom` (repeatable).")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key whose records count as verified: the gate's, admit's (repeatable).")
+@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+              help="Policy whose reviewers and eval signers count as verified too.")
+@click.option("--artifact", help="Only digests recorded under this artifact id.")
+@click.option("--digest", help="Only this artifact digest (sha256:<hex>).")
+@click.option("--environment", help="Only digests with a verified deployment to this environment.")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in TrailFormat]), default="table",
+              show_default=True, help="A table, JSON, or Markdown with a Mermaid timeline (for a job summary).")
+def trail(record_sources: tuple[str, ...], boms: tuple[Path, ...], key_paths: tuple[Path, ...], policy: Path | None,
+          artifact: str | None, digest: str | None, environment: str | None, fmt: str) -> None:
+    """The audit trail of an artifact (by id or digest) or of an environment: requests and justifications,
+    findings, evals, approvals with times and signers, decisions, deployments and the last validation. Records
+    no trusted key verifies are shown as claims. Exit 0, or 2 when a source could not be read."""
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
+    from weightgate.inputfiles import read_input
+    from weightgate.report import trail as views
+    from weightgate.trail import Selection, load_trail
+
+    if not record_sources and not boms:
+        raise click.UsageError("give --records and/or --bom")
+    signers = [load_public_key(read_input(k, MAX_KEY_BYTES, "public key"), str(k)) for k in key_paths]
+    trust_root = None
+    if policy is not None:
+        from weightgate.policy import load_policy
+
+        loaded = load_policy(policy)
+        signers += loaded.evidence.all_signers
+        trust_root = loaded.evidence.trust_root
+    selection = Selection(artifact, _digest_argument(digest) if digest else None, environment)
+    result = load_trail(record_sources, boms, signers, trust_root, selection)
+    choice = TrailFormat(fmt)
+    if choice is TrailFormat.TABLE:
+        click.echo(views.render_table(result), nl=False)
+    elif choice is TrailFormat.JSON:
+        click.echo(views.render_json(result), nl=False)
+    elif choice is TrailFormat.MARKDOWN:
+        click.echo(views.render_markdown(result), nl=False)
+    else:
+        _assert_never(choice)
+    for problem in result.problems:  # an incomplete trail must not look complete
+        click.echo(shown(f"weightgate: error: {problem}"), err=True)
+    sys.exit(EXIT_INPUT_ERROR if result.problems else EXIT_PASS)
 
 
 class _Terminated(BaseException):
