@@ -7,6 +7,7 @@ cluster) are replaced; the init container's arguments are the shipped ones."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -40,7 +41,7 @@ def release(tmp_path_factory):
     entries = []
     for name, data in files.items():
         (model / name).write_bytes(data)
-        entries.append({"path": name, "sha256": __import__("hashlib").sha256(data).hexdigest(), "size": len(data)})
+        entries.append({"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)})
     digest = artifact_digest((e["path"], e["sha256"], e["size"]) for e in entries)
     manifest = root / "manifest.yaml"
     manifest.write_text(yaml.safe_dump({
