@@ -159,6 +159,7 @@ def _subjects(statement: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def record_events(parsed: ParsedRecord, source: str) -> list[Event]:
+    """The events of one record; `source` must already be escaped (`shown`)."""
     statement = parsed.statement
     kind_of = {VSA_PREDICATE_TYPE: _decision, REVIEW_PREDICATE_TYPE: _review, TEST_RESULT_PREDICATE_TYPE: _eval,
                DEPLOYMENT_PREDICATE_TYPE: _deployment}
@@ -166,7 +167,7 @@ def record_events(parsed: ParsedRecord, source: str) -> list[Event]:
     if make is None:
         return []
     kind, time, summary, details = make(statement["predicate"])
-    return [Event(_cut(time or ""), kind, digest, name, summary, _cut(parsed.signer), parsed.verified, _cut(source),
+    return [Event(_cut(time or ""), kind, digest, name, summary, _cut(parsed.signer), parsed.verified, source,
                   _cut(parsed.reason), details) for name, digest in _subjects(statement)]
 
 
@@ -313,13 +314,15 @@ def load_trail(record_sources: Sequence[str], boms: Sequence[Path], signers: Seq
         if lines is None:
             problems.append(why)
             continue
+        shown_sources: dict[str, str] = {}  # escaped once per file, not once per record
         for line in lines:
+            source = shown_sources.setdefault(line.source, _cut(line.source))
             parsed = parse_record(line, signers, trust_root)
             if parsed is None:
                 problems.append(f"{line.source} line {line.line}: not a signed record")
                 continue
             read += 1
-            events += record_events(parsed, f"{line.source}#{line.line}")
+            events += record_events(parsed, f"{source}#{line.line}")
     for bom in boms:
         try:
             events += read_bom(read_input(bom, MAX_BOM_BYTES, "BOM"), str(bom))

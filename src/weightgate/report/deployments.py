@@ -14,7 +14,7 @@ from typing import Any
 
 from weightgate.evidence.dsse import TrustedSigner
 from weightgate.evidence.records import iter_sources
-from weightgate.textsafety import csv_cell
+from weightgate.textsafety import csv_cell, shown
 from weightgate.trail import EventKind, parse_record, record_events
 
 COLUMNS = ("time", "digest", "artifact", "service", "environment", "target", "host", "registry_entry", "signer")
@@ -51,7 +51,7 @@ def deployments_between(sources: Sequence[str], signers: Sequence[TrustedSigner]
             continue
         for line in lines:
             parsed = parse_record(line, signers, None)
-            events = record_events(parsed, f"{line.source}#{line.line}") if parsed else []
+            events = record_events(parsed, f"{shown(line.source)}#{line.line}") if parsed else []
             for event in (e for e in events if e.kind is EventKind.DEPLOYMENT):
                 if not event.verified:
                     ignored.append(f"{event.source}: {event.reason}")

@@ -45,7 +45,8 @@ def render_json(trail: Trail) -> str:
         "artifacts": [{"digest": t.digest, "artifacts": list(t.artifacts), **_summary(t),
                        "events": [_event_json(e) for e in t.events]} for t in trail.trails],
     }
-    return json.dumps(document, indent=2) + "\n"
+    # Compact: a trail runs to tens of thousands of events, and indenting takes json's slow pure-Python path.
+    return json.dumps(document) + "\n"
 
 
 def render_table(trail: Trail) -> str:
