@@ -234,3 +234,16 @@ def test_a_refused_deployment_writes_no_record(gate, tmp_path):
 @pytest.mark.parametrize(("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("7", 7 * 86400)])
 def test_max_age_forms(text, seconds):
     assert parse_max_age(text).total_seconds() == seconds
+
+
+def test_allow_extra_lets_through_only_matching_plain_files(gate, tmp_path, capsys):
+    volume = _copy(gate, tmp_path)
+    (volume / "evals").mkdir()
+    (volume / "evals" / "report.json").write_text("{}")
+    assert _admit(gate, volume, None, None, "--allow-extra", "evals/*.json") == EXIT_PASS
+    (volume / "evals" / "model.pkl").write_bytes(b"N.")  # near miss: not matched by the glob
+    (volume / "evals" / "link.json").symlink_to("../model.safetensors")  # matched, but a symlink never passes
+    capsys.readouterr()
+    assert _admit(gate, volume, None, None, "--allow-extra", "evals/*.json") == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "evals/model.pkl" in out and "evals/link.json (symlink" in out and "report.json" not in out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import fnmatch
 import hashlib
 import itertools
 import re
@@ -76,6 +77,7 @@ class AdmitRequest:
     digest: str  # the artifact digest to admit, sha256:<hex>
     policy_digests: tuple[str, ...] = ()
     max_age: datetime.timedelta | None = None
+    allow_extra: tuple[str, ...] = ()  # globs of files beside the record's that the loader never reads
     settings: MirrorSettings = field(default_factory=MirrorSettings)
     workers: int = DEFAULT_WORKERS
     now: datetime.datetime | None = None
@@ -223,7 +225,7 @@ def _check_bytes(request: AdmitRequest, files: list[PinnedFile]) -> tuple[list[P
         mirror = open_mirror(location, request.settings)
     except MirrorUnavailable as e:
         return [Problem(Refusal.UNREACHABLE, f"{shown} cannot be opened: {e}")], 0
-    listed, problems = _listing(mirror, shown, {f.path for f in files})
+    listed, problems = _listing(mirror, shown, {f.path for f in files}, request.allow_extra)
     present = [f for f in files if f.path in listed]
     missing = [f.path for f in files if f.path not in listed]
     if missing:
@@ -235,8 +237,10 @@ def _check_bytes(request: AdmitRequest, files: list[PinnedFile]) -> tuple[list[P
     return problems, max(checked, 0)
 
 
-def _listing(mirror: Mirror, shown: str, recorded: Collection[str]) -> tuple[set[str], list[Problem]]:
-    """The plain files listed, and a problem for anything else a loader could pick up."""
+def _listing(mirror: Mirror, shown: str, recorded: Collection[str], allowed: Sequence[str] = ()
+             ) -> tuple[set[str], list[Problem]]:
+    """The plain files listed, and a problem for anything else a loader could pick up. Plain files matching an
+    `allowed` glob (an eval report beside the weights) are let through; a symlink or a device never is."""
     try:
         entries = list(itertools.islice(mirror.list_files(), MAX_LISTED_FILES + 1))
     except MirrorNotListable as e:
@@ -246,7 +250,8 @@ def _listing(mirror: Mirror, shown: str, recorded: Collection[str]) -> tuple[set
         return set(), [Problem(Refusal.UNREACHABLE, f"{shown} cannot be listed: {e}")]
     if len(entries) > MAX_LISTED_FILES:
         return set(), [Problem(Refusal.UNREACHABLE, f"{shown} holds more than {MAX_LISTED_FILES} entries")]
-    extra = [e for e in entries if e.kind is not EntryKind.FILE or e.path not in recorded]
+    extra = [e for e in entries if e.kind is not EntryKind.FILE
+             or (e.path not in recorded and not any(fnmatch.fnmatchcase(e.path, g) for g in allowed))]
     problems = []
     if extra:
         described = [e.path if e.kind is EntryKind.FILE else f"{e.path} ({e.kind.value}"

@@ -523,6 +523,8 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
 @click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
               help="Admit only under a decision made under a policy with this digest (repeatable).")
 @click.option("--max-age", help="Refuse a decision older than this (30d, 12h, 90m, 3600s; a bare number is days).")
+@click.option("--allow-extra", multiple=True, metavar="GLOB", help="Let through plain files beside the recorded ones "
+              "that match this glob and that the loader never reads, e.g. 'evals/*.json' (repeatable).")
 @click.option("--record-to", help="Write a signed deployment record here (a folder, file:// or s3:// prefix).")
 @click.option("--record-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="PEM private key that signs the deployment record (an encrypted key reads its password from "
@@ -533,9 +535,9 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
 @click.option("--host", help="The host or pod loading the model (default: $POD_NAME, else the host name).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
 def admit(target: str, records: str, key_path: Path, digest: str, policy_digests: tuple[str, ...],
-          max_age: str | None, record_to: str | None, record_key: Path | None, service: str | None,
-          environment: str | None, deploy_target: str | None, host: str | None, workers: int | None,
-          endpoints: EndpointOptions | None = None) -> None:
+          max_age: str | None, allow_extra: tuple[str, ...], record_to: str | None, record_key: Path | None,
+          service: str | None, environment: str | None, deploy_target: str | None, host: str | None,
+          workers: int | None, endpoints: EndpointOptions | None = None) -> None:
     """Admit the files at LOCATION (a folder or mirror URI about to be loaded) only if they are exactly the file
     list of the gate's latest PASSED decision record for DIGEST, signed by --key. Every reason to refuse is
     printed; anything unreadable refuses. Exit 0 admitted, 1 refused, 2 usage or input error."""
@@ -563,7 +565,7 @@ def admit(target: str, records: str, key_path: Path, digest: str, policy_digests
     settings = MirrorSettings(ca_bundle=options.ca_bundle, hf_endpoint=options.hf_endpoint,
                               s3_endpoint=options.s3_endpoint, mlflow_tracking_uri=options.mlflow_tracking_uri)
     admission = run_admit(AdmitRequest(target, records, key, _digest_argument(digest), policy_digests, age,
-                                       settings, workers or DEFAULT_WORKERS))
+                                       allow_extra, settings, workers or DEFAULT_WORKERS))
     for reason in admission.ignored:
         click.echo(shown(f"weightgate: ignored a decision record: {reason}"), err=True)
     if not admission.admitted:

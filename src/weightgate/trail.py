@@ -237,10 +237,21 @@ def bom_events(document: Mapping[str, Any], source: str) -> list[Event]:
                    "lastValidated": _cut(props.get("last-validated", "")),
                    "approvals": _cut("; ".join(_approvals(props)))}
         summary = f"gate run {details['verdict'] or '?'}; last validated {details['lastValidated'] or 'never'}"
-        events.append(Event(_cut(metadata.get("timestamp", "")), EventKind.GATE_RUN, _cut(digest),
+        events.append(Event(_utc(metadata.get("timestamp", "")), EventKind.GATE_RUN, _cut(digest),
                             _cut(str(component["bom-ref"]).removeprefix("artifact:")), summary, "", False,
                             _cut(source), "a BOM is not a signed record", details))
     return events
+
+
+def _utc(value: object) -> str:
+    """A BOM's timestamp in the records' form (UTC, `Z`), so events sort and line up by the instant."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return _cut(value)
+    if moment.tzinfo is None:
+        return _cut(value)
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _props(component: Mapping[str, Any]) -> dict[str, str]:
