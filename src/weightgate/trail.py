@@ -126,7 +126,10 @@ def parse_record(line: RecordLine, signers: Sequence[TrustedSigner], trust_root:
     is not a record at all."""
     try:
         verified = verify_record(line.data, signers, KNOWN_TYPES, trust_root)
-        return ParsedRecord(verified.statement, str(verified.signer), True, "")
+        signer = verified.signer
+        # A key given on the command line is named by its file already ("key gate.pub"); say it once.
+        name = signer.identity if signer.key is not None and signer.identity.startswith("key ") else str(signer)
+        return ParsedRecord(verified.statement, name, True, "")
     except RecordRejected as e:
         reason = e.reason
     statement = _unverified_statement(line.data)
