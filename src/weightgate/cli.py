@@ -548,7 +548,6 @@ def admit(target: str, records: str, key_path: Path, digest: str, policy_digests
     from weightgate.admit import admit as run_admit
     from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key, load_signer
     from weightgate.inputfiles import read_input
-    from weightgate.mirror.settings import EndpointOptions, MirrorSettings
     from weightgate.verify import DEFAULT_WORKERS
 
     if (record_to is None) != (record_key is None):
@@ -561,9 +560,7 @@ def admit(target: str, records: str, key_path: Path, digest: str, policy_digests
         raise click.UsageError(f"--max-age: {e}") from None
     key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
     signer = load_signer(read_input(record_key, MAX_KEY_BYTES, "signing key"), str(record_key)) if record_key else None
-    options = endpoints or EndpointOptions()
-    settings = MirrorSettings(ca_bundle=options.ca_bundle, hf_endpoint=options.hf_endpoint,
-                              s3_endpoint=options.s3_endpoint, mlflow_tracking_uri=options.mlflow_tracking_uri)
+    settings = _mirror_settings(endpoints)
     admission = run_admit(AdmitRequest(target, records, key, _digest_argument(digest), policy_digests, age,
                                        allow_extra, settings, workers or DEFAULT_WORKERS))
     for reason in admission.ignored:
@@ -586,6 +583,16 @@ def admit(target: str, records: str, key_path: Path, digest: str, policy_digests
         written = write_record(record_to, record_name(admission.digest, stamp, deployment.host), line, settings)
         click.echo(shown(f"deployment record: {written}"))
     sys.exit(EXIT_PASS)
+
+
+def _mirror_settings(endpoints: EndpointOptions | None) -> Any:
+    """Mirror settings from the endpoint options alone: admit and trail run without a policy, and every
+    location they read is one the operator named on the command line."""
+    from weightgate.mirror.settings import EndpointOptions, MirrorSettings
+
+    options = endpoints or EndpointOptions()
+    return MirrorSettings(ca_bundle=options.ca_bundle, hf_endpoint=options.hf_endpoint,
+                          s3_endpoint=options.s3_endpoint, mlflow_tracking_uri=options.mlflow_tracking_uri)
 
 
 def _digest_argument(value: str) -> str:
@@ -708,6 +715,7 @@ class TrailFormat(str, enum.Enum):
 
 
 @cli.command()
+@_endpoint_options
 @click.option("--records", "record_sources", multiple=True, metavar="RECORDS", help="Decision, review, eval and "
               "deployment records: a file, a folder of *.jsonl files, or a mirror URI (repeatable).")
 @click.option("--bom", "boms", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -722,7 +730,8 @@ class TrailFormat(str, enum.Enum):
 @click.option("--format", "fmt", type=click.Choice([f.value for f in TrailFormat]), default="table",
               show_default=True, help="A table, JSON, or Markdown with a Mermaid timeline (for a job summary).")
 def trail(record_sources: tuple[str, ...], boms: tuple[Path, ...], key_paths: tuple[Path, ...], policy: Path | None,
-          artifact: str | None, digest: str | None, environment: str | None, fmt: str) -> None:
+          artifact: str | None, digest: str | None, environment: str | None, fmt: str,
+          endpoints: EndpointOptions | None = None) -> None:
     """The audit trail of an artifact (by id or digest) or of an environment: requests and justifications,
     findings, evals, approvals with times and signers, decisions, deployments and the last validation. Records
     no trusted key verifies are shown as claims. Exit 0, or 2 when a source could not be read."""
@@ -742,7 +751,7 @@ def trail(record_sources: tuple[str, ...], boms: tuple[Path, ...], key_paths: tu
         signers += loaded.evidence.all_signers
         trust_root = loaded.evidence.trust_root
     selection = Selection(artifact, _digest_argument(digest) if digest else None, environment)
-    result = load_trail(record_sources, boms, signers, trust_root, selection)
+    result = load_trail(record_sources, boms, signers, trust_root, selection, _mirror_settings(endpoints))
     choice = TrailFormat(fmt)
     if choice is TrailFormat.TABLE:
         click.echo(views.render_table(result), nl=False)
