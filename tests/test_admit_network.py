@@ -1,5 +1,6 @@
-"""`weightgate admit` against a real S3 gateway (SeaweedFS over HTTPS): the model, the decision records and the
-deployment records all live in a bucket, read and written through the same mirror code as `check`."""
+"""`weightgate admit` over the network: against a real S3 gateway (SeaweedFS over HTTPS), where the model, the
+decision records and the deployment records all live in a bucket, read and written through the same mirror code as
+`check`; and through a proxy that cuts, truncates or refuses the records' download, which must fail closed."""
 
 from __future__ import annotations
 
@@ -94,3 +95,23 @@ def test_wrong_credentials_fail_closed(seaweed, bucketed, monkeypatch, capsys):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     assert _admit(seaweed, bucketed) == EXIT_FINDINGS
     assert "refused (unreachable)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("fault", "admitted"), [("ok", True), ("truncate", False), ("drop", False),
+                                                 ("error503", False), ("wrong-length", False)])
+def test_interrupted_record_downloads_fail_closed(ws, nginx, fault_proxy, test_ca, capsys, fault, admitted):
+    art = ws.artifact(f"net-{fault}", files=FILES)
+    private, public = write_key(ws.root / "keys", "gate")
+    decisions = ws.root / "decisions.intoto.jsonl"
+    assert main(["check", str(ws.write_manifest([art])), "--attest", str(decisions), "--attest-key", str(private),
+                 "-q"]) == EXIT_PASS
+    name = f"admit-{fault}-{uuid.uuid4().hex[:6]}"
+    nginx.put(f"{name}/decisions.intoto.jsonl", decisions.read_bytes())
+    digest = "sha256:" + json.loads(base64.b64decode(json.loads(decisions.read_text())["payload"]))["subject"][0][
+        "digest"]["sha256"]
+    code = main(["admit", str(ws.mirror / f"net-{fault}"), "--records",
+                 f"{fault_proxy.url(fault)}/{name}/decisions.intoto.jsonl", "--key", str(public), "--digest", digest,
+                 "--ca-bundle", str(test_ca.pem)])
+    out = capsys.readouterr().out
+    assert code == (EXIT_PASS if admitted else EXIT_FINDINGS), out
+    assert admitted or "refused (unreachable)" in out
