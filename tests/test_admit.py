@@ -247,3 +247,19 @@ def test_allow_extra_lets_through_only_matching_plain_files(gate, tmp_path, caps
     assert _admit(gate, volume, None, None, "--allow-extra", "evals/*.json") == EXIT_FINDINGS
     out = capsys.readouterr().out
     assert "evals/model.pkl" in out and "evals/link.json (symlink" in out and "report.json" not in out
+
+
+def test_other_kinds_of_record_signed_by_other_keys_are_not_called_untrusted(gate, tmp_path, capsys):
+    """Deployment records (signed by the deploy key) beside decisions for another digest: the refusal names the
+    digests, and does not blame a foreign signer for records that are not decisions about this artifact."""
+    deploy_private, _ = write_key(tmp_path / "deploy", "deploy")
+    mixed = tmp_path / "mixed"
+    assert _admit(gate, None, None, None, "--record-to", str(mixed), "--record-key", str(deploy_private),
+                  "--service", "s", "--environment", "e") == EXIT_PASS
+    lines = (gate["records"] / "decisions.intoto.jsonl").read_text().splitlines()
+    names = [json.loads(base64.b64decode(json.loads(line)["payload"]))["subject"][0]["name"] for line in lines]
+    (mixed / "bad.jsonl").write_text("".join(line + "\n" for line, n in zip(lines, names, strict=True) if n == "bad"))
+    capsys.readouterr()
+    assert _admit(gate, records=mixed) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "refused (no-record-for-digest)" in out and "untrusted" not in out

@@ -32,7 +32,13 @@ from weightgate.evidence.attestation import (
     verify_attestations,
 )
 from weightgate.evidence.dsse import RecordRejected, TrustedSigner, verify_record
-from weightgate.evidence.records import RecordLine, RecordsUnavailable, location_of, read_records
+from weightgate.evidence.records import (
+    RecordLine,
+    RecordsUnavailable,
+    claimed_statement,
+    location_of,
+    read_records,
+)
 from weightgate.facts import FileStatus, artifact_digest
 from weightgate.manifest import PinnedFile
 from weightgate.mirror import open_mirror
@@ -148,21 +154,28 @@ def _decision_problem(outcome: Outcome, message: str, statement: dict[str, Any] 
 
 
 def _absent(lines: Sequence[RecordLine], request: AdmitRequest) -> Problem:
-    """No record for the digest verifies: say whether records were signed by someone else, or name other
-    digests, or there are none, so the operator knows which thing to fix."""
+    """No record for the digest verifies: say whether decision records for it were signed by someone else, or
+    the records name other digests, or there are none, so the operator knows which thing to fix. What an
+    unverified record claims only chooses the message; it never admits anything."""
     wanted = request.digest.removeprefix("sha256:").lower()
-    untrusted = 0
+    foreign = 0
     others: set[str] = set()
     for line in lines:
-        try:
-            verified = verify_record(line.data, [request.key], {VSA_PREDICATE_TYPE})
-        except RecordRejected as e:
-            untrusted += e.untrusted
+        claimed = claimed_statement(line.data)
+        if claimed is None or claimed.get("predicateType") != VSA_PREDICATE_TYPE:
             continue
-        others |= verified.subject_digests - {wanted}
-    if untrusted:
-        return Problem(Refusal.UNTRUSTED, f"no decision record for {request.digest} is signed by the trusted key "
-                       f"{request.key}: {untrusted} record(s) are signed by another key")
+        digests = {str((s.get("digest") or {}).get("sha256", "")).lower() for s in claimed["subject"]
+                   if isinstance(s, dict) and isinstance(s.get("digest"), dict)}
+        if wanted not in digests:
+            others |= digests
+            continue
+        try:
+            verify_record(line.data, [request.key], {VSA_PREDICATE_TYPE})
+        except RecordRejected as e:
+            foreign += e.untrusted
+    if foreign:
+        return Problem(Refusal.UNTRUSTED, f"{foreign} decision record(s) for {request.digest} are signed by another "
+                       f"key, not the trusted {request.key}")
     if others:
         shown = ", ".join(f"sha256:{d}" for d in sorted(others)[:MAX_SHOWN_PATHS])
         return Problem(Refusal.NO_RECORD, f"the decision records are for other artifact digests ({shown}), "
@@ -233,8 +246,7 @@ def _check_bytes(request: AdmitRequest, files: list[PinnedFile]) -> tuple[list[P
                                 f"{_paths(missing)}"))
     if present:
         problems += _streamed(mirror, shown, present, request.workers)
-    checked = len(present) - sum(p.refusal is Refusal.CHANGED for p in problems)
-    return problems, max(checked, 0)
+    return problems, len(present)  # the count shown when admitted, i.e. when every one of them was equal
 
 
 def _listing(mirror: Mirror, shown: str, recorded: Collection[str], allowed: Sequence[str] = ()

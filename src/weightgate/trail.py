@@ -10,8 +10,6 @@ auditor sees everything that was filed and which of it is proven. Every string t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import enum
 import json
@@ -22,8 +20,8 @@ from typing import Any
 
 from weightgate.evidence.attestation import EXTENSION, VSA_PREDICATE_TYPE
 from weightgate.evidence.deployment import DEPLOYMENT_PREDICATE_TYPE
-from weightgate.evidence.dsse import RecordRejected, TrustedSigner, strict_json, verify_record
-from weightgate.evidence.records import RecordLine
+from weightgate.evidence.dsse import RecordRejected, TrustedSigner, verify_record
+from weightgate.evidence.records import RecordLine, claimed_statement
 from weightgate.evidence.reviews import REVIEW_PREDICATE_TYPE
 from weightgate.governance.eval_results import TEST_RESULT_PREDICATE_TYPE
 from weightgate.textsafety import shown
@@ -132,22 +130,8 @@ def parse_record(line: RecordLine, signers: Sequence[TrustedSigner], trust_root:
         return ParsedRecord(verified.statement, name, True, "")
     except RecordRejected as e:
         reason = e.reason
-    statement = _unverified_statement(line.data)
+    statement = claimed_statement(line.data)
     return ParsedRecord(statement, "", False, reason) if statement is not None else None
-
-
-def _unverified_statement(data: bytes) -> dict[str, Any] | None:
-    try:
-        document = strict_json(data, "the record")
-        envelope = document.get("dsseEnvelope", document) if isinstance(document, dict) else None
-        payload = base64.b64decode(envelope["payload"], validate=True) if isinstance(envelope, dict) else b""
-        statement = strict_json(payload, "the payload")
-    except (RecordRejected, KeyError, TypeError, ValueError, binascii.Error):
-        return None
-    if not isinstance(statement, dict) or not isinstance(statement.get("predicate"), dict) \
-            or not isinstance(statement.get("subject"), list):
-        return None
-    return statement
 
 
 def _subjects(statement: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -9,6 +9,8 @@ pods starting together never append to the same file and an S3 bucket (which can
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import os
 import re
@@ -16,9 +18,11 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from weightgate.errors import OutputError
+from weightgate.evidence.dsse import RecordRejected, strict_json
 from weightgate.evidence.fetch import read_small
 from weightgate.mirror import MirrorLocation, open_mirror
 from weightgate.mirror.base import MAX_LISTED_FILES, EntryKind, Mirror, MirrorNotListable, MirrorUnavailable
@@ -107,6 +111,22 @@ def _read_files(mirror: Mirror, names: list[str]) -> list[RecordLine]:
         lines.extend(RecordLine(uri, n, line.strip()) for n, line in enumerate(small.data.split(b"\n"), 1)
                      if line.strip())
     return lines
+
+
+def claimed_statement(data: bytes) -> dict[str, Any] | None:
+    """What a record says, *without* verifying it (a DSSE envelope or the envelope of a bundle): only to show it
+    as a claim or to explain why nothing verified, never to decide. None when it is no in-toto statement."""
+    try:
+        document = strict_json(data, "the record")
+        envelope = document.get("dsseEnvelope", document) if isinstance(document, dict) else None
+        payload = base64.b64decode(envelope["payload"], validate=True) if isinstance(envelope, dict) else b""
+        statement = strict_json(payload, "the payload")
+    except (RecordRejected, KeyError, TypeError, ValueError, binascii.Error):
+        return None
+    if not isinstance(statement, dict) or not isinstance(statement.get("predicate"), dict) \
+            or not isinstance(statement.get("subject"), list):
+        return None
+    return statement
 
 
 # --- writing -----------------------------------------------------------------------------------------------
