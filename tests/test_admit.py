@@ -263,3 +263,11 @@ def test_other_kinds_of_record_signed_by_other_keys_are_not_called_untrusted(gat
     assert _admit(gate, records=mixed) == EXIT_FINDINGS
     out = capsys.readouterr().out
     assert "refused (no-record-for-digest)" in out and "untrusted" not in out
+
+
+def test_file_names_are_escaped_in_refusals(gate, tmp_path, capsys):
+    volume = _copy(gate, tmp_path)
+    (volume / "evil\x1b[2J\u202e.pkl").write_bytes(b"N.")
+    assert _admit(gate, volume) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "evil\\x1b[2J\\u202e.pkl" in out
