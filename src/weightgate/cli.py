@@ -347,10 +347,11 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(["manifest", "policy", "report", "approval", "default-policy"]))
+@click.argument("name", type=click.Choice(["manifest", "policy", "report", "approval", "deployment",
+                                           "default-policy"]))
 def schema(name: str) -> None:
-    """Print the manifest, policy, JSON report or review-record (approval) Schema, or the built-in default
-    policy."""
+    """Print the manifest, policy, JSON report, review-record (approval) or deployment-record Schema, or the
+    built-in default policy."""
     if name == "default-policy":
         from weightgate.policy import default_policy_text
 
