@@ -20,6 +20,7 @@ from weightgate.evidence.deployment import DEPLOYMENT_PREDICATE_TYPE
 from weightgate.evidence.dsse import load_public_key, load_signer, sign_statement, verify_record
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_PASS
 from weightgate.facts import artifact_digest
+from weightgate.jsonschemas import schema_errors
 
 AS_OF = ["--as-of", "2026-11-26", "--reproducible"]  # decisions stamped 2026-11-26T00:00:00Z
 DECIDED = datetime.datetime(2026, 11, 26, tzinfo=datetime.timezone.utc)
@@ -216,6 +217,7 @@ def test_an_admitted_deployment_leaves_a_signed_record(gate, tmp_path, capsys):
         ("fraud-api", "production", "eu-1", "fraud-api-7d9f")
     assert predicate["registryEntry"]["id"] == "good/3" and predicate["files"] == 2
     assert predicate["decision"]["verificationResult"] == "PASSED"
+    assert schema_errors("deployment", predicate) == []  # the published contract (`weightgate schema deployment`)
     assert predicate["decision"]["uri"].endswith("decisions.intoto.jsonl")
     assert len(predicate["decision"]["digest"]["sha256"]) == 64
     assert f"deployment record: {written.as_uri()}" in capsys.readouterr().out
