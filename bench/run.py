@@ -206,6 +206,34 @@ def example_with_records(work: Path, n: int) -> tuple[Path, Path]:
     return plain, heavy
 
 
+def signed_deployments(folder: Path, artifacts: int, records: int) -> Path:
+    """`records` signed deployment records over `artifacts` digests, as `admit --record-to` leaves them (one
+    JSON Lines file here); returns the public key that verifies them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from securesystemslib.signer import CryptoSigner
+
+    from weightgate.evidence.deployment import DEPLOYMENT_PREDICATE_TYPE
+    from weightgate.evidence.dsse import STATEMENT_TYPE, sign_statement
+
+    folder.mkdir(parents=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = folder.parent / "deploy.pub"
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    signer = CryptoSigner(key)
+    lines = []
+    for i in range(records):
+        n = i % artifacts
+        statement = {"_type": STATEMENT_TYPE, "subject": [{"name": f"model-{n}", "digest": {"sha256": f"{n:064x}"}}],
+                     "predicateType": DEPLOYMENT_PREDICATE_TYPE,
+                     "predicate": {"service": f"svc-{n}", "environment": ("staging", "production")[i % 2],
+                                   "host": f"pod-{i}", "time": f"2026-{1 + i % 12:02d}-01T00:00:00Z"}}
+        lines.append(json.dumps(sign_statement(statement, signer)) + "\n")
+    (folder / "deployments.intoto.jsonl").write_text("".join(lines))
+    return public
+
+
 # --- scenarios ---------------------------------------------------------------------------------------------
 def openssl(paths: list[Path]) -> list[str]:
     return ["openssl", "dgst", "-sha256", *map(str, paths)]
@@ -257,6 +285,12 @@ def bench(work: Path, repeat: int, quick: bool) -> list[Result]:
     t_plain, _ = median_run(check, max(repeat, 5), cwd=plain)
     results.append(Result("check of the example + 1,000 signed records", t_heavy, "the example", t_plain,
                           t_heavy - t_plain, rss, "<= +1.0 s", t_heavy - t_plain <= 1.0))
+
+    public = signed_deployments(work / "records", 1000, 20_000)
+    t, rss = median_run([*WEIGHTGATE, "trail", "--records", str(work / "records"), "--key", str(public),
+                         "--environment", "production", "--format", "json"], repeat)
+    results.append(Result("trail of 1,000 artifacts from 20,000 signed records", t, "wall", None, None, rss,
+                          "<= 2 s", t <= 2))
 
     times = {}
     for n in (10_000, 20_000):

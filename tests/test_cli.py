@@ -117,7 +117,7 @@ def test_output_that_cannot_be_written_is_an_input_error(clean_manifest, tmp_pat
     assert "cannot write" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["manifest", "policy"])
+@pytest.mark.parametrize("name", ["manifest", "policy", "deployment"])
 def test_schema_command_prints_the_shipped_schema(name, capsys):
     assert main(["schema", name]) == EXIT_PASS
     printed = json.loads(capsys.readouterr().out)

@@ -347,10 +347,11 @@ def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: boo
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(["manifest", "policy", "report", "approval", "default-policy"]))
+@click.argument("name", type=click.Choice(["manifest", "policy", "report", "approval", "deployment",
+                                           "default-policy"]))
 def schema(name: str) -> None:
-    """Print the manifest, policy, JSON report or review-record (approval) Schema, or the built-in default
-    policy."""
+    """Print the manifest, policy, JSON report, review-record (approval) or deployment-record Schema, or the
+    built-in default policy."""
     if name == "default-policy":
         from weightgate.policy import default_policy_text
 
@@ -516,6 +517,96 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
     sys.exit(EXIT_PASS if verdict.outcome is Outcome.PASSED else EXIT_FINDINGS)
 
 
+@cli.command()
+@_endpoint_options
+@click.argument("target", metavar="LOCATION")
+@click.option("--records", required=True, help="Decision records from `check --attest`: a file, a folder of "
+              "*.jsonl files, or a mirror URI.")
+@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key of the gate's --attest-key.")
+@click.option("--digest", required=True, help="The artifact digest to admit (sha256:<hex>).")
+@click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
+              help="Admit only under a decision made under a policy with this digest (repeatable).")
+@click.option("--max-age", help="Refuse a decision older than this (30d, 12h, 90m, 3600s; a bare number is days).")
+@click.option("--allow-extra", multiple=True, metavar="GLOB", help="Let through plain files beside the recorded ones "
+              "that match this glob and that the loader never reads, e.g. 'evals/*.json' (repeatable).")
+@click.option("--record-to", help="Write a signed deployment record here (a folder, file:// or s3:// prefix).")
+@click.option("--record-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM private key that signs the deployment record (an encrypted key reads its password from "
+              "WEIGHTGATE_ATTEST_KEY_PASSWORD).")
+@click.option("--service", help="The service loading the model (deployment record).")
+@click.option("--environment", help="The environment, e.g. production (deployment record).")
+@click.option("--target", "deploy_target", help="The deployment target: cluster, namespace or region.")
+@click.option("--host", help="The host or pod loading the model (default: $POD_NAME, else the host name).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
+def admit(target: str, records: str, key_path: Path, digest: str, policy_digests: tuple[str, ...],
+          max_age: str | None, allow_extra: tuple[str, ...], record_to: str | None, record_key: Path | None,
+          service: str | None, environment: str | None, deploy_target: str | None, host: str | None,
+          workers: int | None, endpoints: EndpointOptions | None = None) -> None:
+    """Admit the files at LOCATION (a folder or mirror URI about to be loaded) only if they are exactly the file
+    list of the gate's latest PASSED decision record for DIGEST, signed by --key. Every reason to refuse is
+    printed; anything unreadable refuses. Exit 0 admitted, 1 refused, 2 usage or input error."""
+    import datetime as dt
+    import socket
+
+    from weightgate.admit import AdmitRequest, parse_max_age
+    from weightgate.admit import admit as run_admit
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key, load_signer
+    from weightgate.inputfiles import read_input
+    from weightgate.verify import DEFAULT_WORKERS
+
+    if (record_to is None) != (record_key is None):
+        raise click.UsageError("--record-to and --record-key go together")
+    if record_to is not None and not (service and environment):
+        raise click.UsageError("a deployment record needs --service and --environment")
+    try:
+        age = parse_max_age(max_age) if max_age is not None else None
+    except ValueError as e:
+        raise click.UsageError(f"--max-age: {e}") from None
+    key = load_public_key(read_input(key_path, MAX_KEY_BYTES, "public key"), str(key_path))
+    signer = load_signer(read_input(record_key, MAX_KEY_BYTES, "signing key"), str(record_key)) if record_key else None
+    settings = _mirror_settings(endpoints)
+    admission = run_admit(AdmitRequest(target, records, key, _digest_argument(digest), policy_digests, age,
+                                       allow_extra, settings, workers or DEFAULT_WORKERS))
+    for reason in admission.ignored:
+        click.echo(shown(f"weightgate: ignored a decision record: {reason}"), err=True)
+    if not admission.admitted:
+        for problem in admission.problems or ():
+            click.echo(shown(f"refused ({problem.refusal.value}): {problem.message}"))
+        sys.exit(EXIT_FINDINGS)
+    decided = (admission.statement or {}).get("predicate", {}).get("timeVerified")
+    click.echo(shown(f"admitted {admission.digest} at {admission.target_uri}: {admission.files} file(s) equal to "
+                     f"the PASSED decision of {decided}"))
+    if record_to is not None and signer is not None:
+        from weightgate.evidence.deployment import Deployment, signed_line
+        from weightgate.evidence.records import record_name, write_record
+
+        deployment = Deployment(str(service), str(environment), deploy_target,
+                                host or os.environ.get("POD_NAME") or socket.gethostname(),
+                                dt.datetime.now(dt.timezone.utc))
+        line, stamp = signed_line(admission, deployment, signer)
+        written = write_record(record_to, record_name(admission.digest, stamp, deployment.host), line, settings)
+        click.echo(shown(f"deployment record: {written}"))
+    sys.exit(EXIT_PASS)
+
+
+def _mirror_settings(endpoints: EndpointOptions | None) -> Any:
+    """Mirror settings from the endpoint options alone: admit and trail run without a policy, and every
+    location they read is one the operator named on the command line."""
+    from weightgate.mirror.settings import EndpointOptions, MirrorSettings
+
+    options = endpoints or EndpointOptions()
+    return MirrorSettings(ca_bundle=options.ca_bundle, hf_endpoint=options.hf_endpoint,
+                          s3_endpoint=options.s3_endpoint, mlflow_tracking_uri=options.mlflow_tracking_uri)
+
+
+def _digest_argument(value: str) -> str:
+    hex_digest = value.removeprefix("sha256:").lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", hex_digest):
+        raise click.UsageError(f"--digest takes sha256:<64 hex digits>, not {shown(value)!r}")
+    return f"sha256:{hex_digest}"
+
+
 @cli.command("attest-eval")
 @click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--digest", required=True, help="The artifact digest the results evaluated (sha256:<hex>); must equal "
@@ -551,7 +642,7 @@ class InventoryFormat(str, enum.Enum):
 
 
 @cli.command()
-@click.argument("boms", metavar="BOM...", nargs=-1, required=True,
+@click.argument("boms", metavar="BOM...", nargs=-1,
                 type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--format", "fmt", type=click.Choice([f.value for f in InventoryFormat]), default="table",
               show_default=True, help="A table, JSON, or CSV (one row per artifact per deployment).")
@@ -566,8 +657,17 @@ class InventoryFormat(str, enum.Enum):
               "(repeatable; needs --key).")
 @click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="PEM public key of the gate's --attest-key, to verify the --attest records.")
+@click.option("--deployments", "deployment_sources", multiple=True, metavar="RECORDS",
+              help="Instead of BOMs: list what was deployed, from the deployment records `admit` wrote (a folder, "
+              "file or mirror URI; repeatable), between --since and --as-of.")
+@click.option("--deployment-key", "deployment_keys", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key of admit's --record-key; only records it verifies count (repeatable).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="With --deployments: from this day on.")
 def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: datetime.datetime | None,
-              fail_on_overdue: bool, attest_paths: tuple[Path, ...], key_path: Path | None) -> None:
+              fail_on_overdue: bool, attest_paths: tuple[Path, ...], key_path: Path | None,
+              deployment_sources: tuple[str, ...] = (), deployment_keys: tuple[Path, ...] = (),
+              since: datetime.datetime | None = None) -> None:
     """Which artifacts (by digest) run where: read the ML-BOMs `check --bom` wrote for each deployment and list
     every artifact with its services, environments, targets, owner, approval, last validation and its run's
     verdict, and whether it is overdue for re-validation. The newest BOM of each deployment counts; a BOM
@@ -578,6 +678,10 @@ def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: date
 
     records = _inventory_records(attest_paths, key_path)
     today = as_of.date() if as_of else datetime.date.today()
+    if deployment_sources or since:
+        _deployment_inventory(boms, deployment_sources, deployment_keys, since, today, InventoryFormat(fmt))
+    if not boms:
+        raise click.UsageError("give BOM files, or --deployments with deployment records")
     result = build_inventory(boms, load_policy(policy).revalidation_days, today, records=records)
     choice = InventoryFormat(fmt)
     if choice is InventoryFormat.TABLE:
@@ -618,6 +722,88 @@ def _inventory_records(attest_paths: tuple[Path, ...], key_path: Path | None) ->
         for reason in rejected:
             click.echo(shown(f"weightgate: ignored {path}: {reason}"), err=True)
     return records
+
+
+def _deployment_inventory(boms: tuple[Path, ...], sources: tuple[str, ...], keys: tuple[Path, ...],
+                          since: datetime.datetime | None, today: datetime.date, choice: InventoryFormat) -> NoReturn:
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
+    from weightgate.inputfiles import read_input
+    from weightgate.report import deployments
+
+    if boms or not sources or not keys:
+        raise click.UsageError("--deployments and --deployment-key go together, without BOM files; --since needs "
+                               "--deployments")
+    signers = [load_public_key(read_input(k, MAX_KEY_BYTES, "public key"), str(k)) for k in keys]
+    window = deployments.deployments_between(sources, signers, since.date() if since else None, today)
+    if choice is InventoryFormat.TABLE:
+        click.echo(deployments.render_table(window), nl=False)
+    elif choice is InventoryFormat.JSON:
+        click.echo(deployments.render_json(window), nl=False)
+    elif choice is InventoryFormat.CSV:
+        click.echo(deployments.render_csv(window), nl=False)
+    else:
+        _assert_never(choice)
+    for problem in window.problems:
+        click.echo(shown(f"weightgate: error: {problem}"), err=True)
+    sys.exit(EXIT_INPUT_ERROR if window.problems else EXIT_PASS)
+
+
+class TrailFormat(str, enum.Enum):
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+@cli.command()
+@_endpoint_options
+@click.option("--records", "record_sources", multiple=True, metavar="RECORDS", help="Decision, review, eval and "
+              "deployment records: a file, a folder of *.jsonl files, or a mirror URI (repeatable).")
+@click.option("--bom", "boms", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="ML-BOMs written by `check --bom` (repeatable).")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="PEM public key whose records count as verified: the gate's, admit's (repeatable).")
+@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+              help="Policy whose reviewers and eval signers count as verified too.")
+@click.option("--artifact", help="Only digests recorded under this artifact id.")
+@click.option("--digest", help="Only this artifact digest (sha256:<hex>).")
+@click.option("--environment", help="Only digests with a verified deployment to this environment.")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in TrailFormat]), default="table",
+              show_default=True, help="A table, JSON, or Markdown with a Mermaid timeline (for a job summary).")
+def trail(record_sources: tuple[str, ...], boms: tuple[Path, ...], key_paths: tuple[Path, ...], policy: Path | None,
+          artifact: str | None, digest: str | None, environment: str | None, fmt: str,
+          endpoints: EndpointOptions | None = None) -> None:
+    """The audit trail of an artifact (by id or digest) or of an environment: requests and justifications,
+    findings, evals, approvals with times and signers, decisions, deployments and the last validation. Records
+    no trusted key verifies are shown as claims. Exit 0, or 2 when a source could not be read."""
+    from weightgate.evidence.dsse import MAX_KEY_BYTES, load_public_key
+    from weightgate.inputfiles import read_input
+    from weightgate.report import trail as views
+    from weightgate.trail import Selection, load_trail
+
+    if not record_sources and not boms:
+        raise click.UsageError("give --records and/or --bom")
+    signers = [load_public_key(read_input(k, MAX_KEY_BYTES, "public key"), str(k)) for k in key_paths]
+    trust_root = None
+    if policy is not None:
+        from weightgate.policy import load_policy
+
+        loaded = load_policy(policy)
+        signers += loaded.evidence.all_signers
+        trust_root = loaded.evidence.trust_root
+    selection = Selection(artifact, _digest_argument(digest) if digest else None, environment)
+    result = load_trail(record_sources, boms, signers, trust_root, selection, _mirror_settings(endpoints))
+    choice = TrailFormat(fmt)
+    if choice is TrailFormat.TABLE:
+        click.echo(views.render_table(result), nl=False)
+    elif choice is TrailFormat.JSON:
+        click.echo(views.render_json(result), nl=False)
+    elif choice is TrailFormat.MARKDOWN:
+        click.echo(views.render_markdown(result), nl=False)
+    else:
+        _assert_never(choice)
+    for problem in result.problems:  # an incomplete trail must not look complete
+        click.echo(shown(f"weightgate: error: {problem}"), err=True)
+    sys.exit(EXIT_INPUT_ERROR if result.problems else EXIT_PASS)
 
 
 class _Terminated(BaseException):

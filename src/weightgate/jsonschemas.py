@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from weightgate.yamlsource import PathKey
 
-SchemaName = Literal["manifest", "policy", "report", "approval"]
+SchemaName = Literal["manifest", "policy", "report", "approval", "deployment"]
 
 
 def schema_text(name: SchemaName) -> str:

@@ -161,14 +161,39 @@ def statement(decision: Decision, report: Report, run: RunStamp | None = None) -
             "failedRules": list(decision.failed_rules),
             "waivers": [{"rule": w.rule_id, "digest": w.digest, "reason": w.reason, "expires": w.expires,
                          "approvedBy": w.approved_by} for w in decision.waivers],
+            # What `weightgate admit` compares the bytes about to be loaded with: exactly these files.
+            "files": file_list(decision, report),
         },
     }
+    entry = _registry_entry(decision.artifact_id, report)
+    if entry:
+        predicate[EXTENSION]["registryEntry"] = entry
     inputs = [i for a in decision.artifact_ids for i in _input_attestations(a, report)]
     if inputs:
         predicate["inputAttestations"] = inputs
     return {"_type": STATEMENT_TYPE,
             "subject": [{"name": decision.artifact_id, "digest": {"sha256": hex_digest}}],
             "predicateType": VSA_PREDICATE_TYPE, "predicate": predicate}
+
+
+def file_list(decision: Decision, report: Report) -> list[dict[str, Any]]:
+    """The (path, sha256, size) list the subject digest is computed from: the bytes read in this run when they
+    were, else the manifest's pins (whose digest the subject then names)."""
+    facts = report.facts_for(decision.artifact_id)
+    if decision.bytes_verified and facts is not None and facts.complete:
+        files = [(f.path, f.sha256, f.size) for f in facts.files]
+    else:
+        artifact = report.manifest.artifact(decision.artifact_id) if report.manifest else None
+        files = [(f.path, f.sha256 or "", f.size or 0) for f in artifact.files] if artifact else []
+    return [{"path": p, "sha256": h, "size": n} for p, h, n in sorted(files)]
+
+
+def _registry_entry(artifact_id: str, report: Report) -> dict[str, Any]:
+    artifact = report.manifest.artifact(artifact_id) if report.manifest else None
+    entry = artifact.registry_entry if artifact else None
+    if entry is None:
+        return {}
+    return {k: v for k, v in (("registry", entry.registry), ("id", entry.id), ("stage", entry.stage)) if v}
 
 
 def _input_attestations(artifact_id: str, report: Report) -> list[dict[str, Any]]:
@@ -372,6 +397,18 @@ def _rfc3339(value: Any, name: str) -> datetime.datetime:
         return parse_rfc3339(value)
     except ValueError as e:
         raise _NotBelieved(f"{name} {e}") from None
+
+
+def time_verified(predicate: dict[str, Any]) -> datetime.datetime | None:
+    """When a verified record's run signed it (`signedAt`, the signing machine's clock; `timeVerified` in older
+    records, since SOURCE_DATE_EPOCH can set that one), or None when it is not RFC 3339 with a zone."""
+    extension = _extension(predicate)
+    try:
+        if "signedAt" in extension:
+            return _rfc3339(extension["signedAt"], "signedAt")
+        return _rfc3339(predicate.get("timeVerified"), "timeVerified")
+    except _NotBelieved:
+        return None
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
