@@ -39,7 +39,7 @@ JsonObject = dict[str, Any]
 def finding_json(report: Report, f: Finding) -> JsonObject:
     return {
         "rule": f.rule.id, "name": f.rule.name, "severity": f.severity.value, "level": f.level.value,
-        "message": f.message, "fix": f.rule.fix, "help_uri": f.rule.docs_url,
+        "message": f.message, "fix": f.fix_text, "help_uri": f.rule.docs_url,
         "path": report.relative(f.location.path), "line": f.location.line,
         "artifact": f.artifact_id or None, "file": f.file_path or None, "confidence": f.confidence,
         "evidence": dict(f.evidence), "fingerprint": f.fingerprint,
