@@ -88,7 +88,7 @@ def _vulnerability_finding(ctx: CheckContext, match: VulnerableRequirement, advi
     fixed = (f"fixed in {', '.join(advisory.fixed)}" if advisory.fixed
              else "no fixed version is published")
     message = (f"{match.file.owner}: {match.file.path}:{requirement.line} pins {pinned}, affected by "
-               f"{advisory.ids_shown} ({_rating_text(rating)}){summary}; {fixed}")
+               f"{advisory.ids_shown}, {_rating_text(rating)}{summary}; {fixed}")
     fix = (f"Upgrade {requirement.name} to {advisory.fixed[0]} or later (fixed in {', '.join(advisory.fixed)}), "
            "re-lock, and pin the new lock's sha256." if advisory.fixed else
            f"No fixed {requirement.name} release is published: replace the library, or prove the vulnerable code "
