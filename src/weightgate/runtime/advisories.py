@@ -234,7 +234,7 @@ def _build_index_file(snapshot: Path, sha256: str, target: Path) -> None:
             _fill(connection, snapshot, sha256)
         finally:
             connection.close()
-        os.chmod(temporary, 0o644)  # noqa: S103 - derived from public advisory data
+        os.chmod(temporary, 0o644)  # derived from public advisory data: readable like the snapshot
         os.replace(temporary, target)  # readers see the whole index or none
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -204,7 +204,7 @@ def fetch_snapshot(uri: str, target: Path, opener: MirrorOpener) -> str:
                     raise SnapshotError(f"{redact_url(uri)} is larger than {MAX_SNAPSHOT_BYTES} bytes; not read")
                 hasher.update(buffer[:n])
                 out.write(buffer[:n])
-        os.chmod(temporary, 0o644)  # noqa: S103 - public advisory data, readable like any checked-out file
+        os.chmod(temporary, 0o644)  # public advisory data: readable like any checked-out file
         os.replace(temporary, target)
     except OSError as e:
         raise SnapshotError(f"{redact_url(uri)} cannot be read: {e.strerror or e}") from e
