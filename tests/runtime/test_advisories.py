@@ -20,7 +20,7 @@ from weightgate.runtime.advisories import (
 def index(tmp_path):
     path = tmp_path / "osv.zip"
     sha = write_zip(path)
-    opened, info = open_index(path, sha)
+    opened, _info = open_index(path, sha)
     yield opened
     opened.close()
 
@@ -100,7 +100,7 @@ def test_a_folder_snapshot_has_a_digest_over_its_files(tmp_path):
     for name, data in real_records().items():
         (folder / name).write_bytes(data)
     digest = snapshot_sha256(folder)
-    index, info = open_index(folder, digest)
+    index, _info = open_index(folder, digest)
     assert {a.id for a in index.affecting("torch", "2.5.1")} == {TORCH_WEIGHTS_ONLY}
     index.close()
     (folder / "PYSEC-2024-259.json").write_bytes(b"{}")
