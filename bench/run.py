@@ -241,7 +241,7 @@ def runtime_lock_bench(work: Path, repeat: int) -> list[Result]:
     safetensors_file(weights, 4096)
     names = full_osv_snapshot(folder / "all.zip")
     lock = "version = 1\n" + "".join(f'[[package]]\nname = "{name}"\nversion = "1.{i % 13}.0"\n'
-                                      for i, name in enumerate(names[:299] + ["torch"]))
+                                      for i, name in enumerate([*names[:299], "torch"]))
     (folder / "uv.lock").write_text(lock)
     t_index, _, _ = run_timed([*WEIGHTGATE, "advisories", "update", "--from", str(folder / "all.zip"), "--to",
                                str(folder / "osv.zip")])
