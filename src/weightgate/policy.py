@@ -97,6 +97,9 @@ class AdvisoryPolicy:
     max_age_hours: int = DEFAULT_ADVISORY_MAX_AGE_HOURS
     production_environments: tuple[str, ...] = DEFAULT_PRODUCTION_ENVIRONMENTS
     location: Location | None = None  # where the section is, for findings about the snapshot
+    # Whether an index found beside the snapshot may be used. Not when the policy was read at a revision
+    # (--policy-ref): the snapshot's folder is then the change's working tree, and the index there is unpinned.
+    index_beside: bool = True
 
 
 @dataclass(frozen=True)
@@ -244,11 +247,11 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str, *
         revision=revision,
         ignore_unpinned=tuple(mirrors.get("ignore_unpinned", ())),
         advisories=_advisories(data.get("advisories") or {}, roots_base or base, Location(source, doc.line_of(
-            ("advisories",)))),
+            ("advisories",))), index_beside=revision is None),
     )
 
 
-def _advisories(section: dict[str, Any], base: Path, location: Location) -> AdvisoryPolicy:
+def _advisories(section: dict[str, Any], base: Path, location: Location, *, index_beside: bool) -> AdvisoryPolicy:
     snapshot = section.get("snapshot")
     if isinstance(snapshot, str) and "://" not in snapshot:
         snapshot = str((base / snapshot).resolve())
@@ -259,6 +262,7 @@ def _advisories(section: dict[str, Any], base: Path, location: Location) -> Advi
         max_age_hours=int(section.get("max_age_hours", DEFAULT_ADVISORY_MAX_AGE_HOURS)),
         production_environments=tuple(section.get("production_environments", DEFAULT_PRODUCTION_ENVIRONMENTS)),
         location=location,
+        index_beside=index_beside,
     )
 
 

@@ -131,3 +131,36 @@ def test_a_file_that_is_not_a_zip(tmp_path):
     path.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(SnapshotError, match="not a zip"):
         open_index(path, snapshot_sha256(path))
+
+
+def test_an_index_beside_the_snapshot_is_not_read_when_the_folder_is_untrusted(tmp_path, monkeypatch):
+    # With --policy-ref, the snapshot's folder is the change under review: a forged index there (right name, right
+    # digest in its metadata, no rows) would hide every advisory. Such runs index into the user's cache instead.
+    import sqlite3
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "osv.zip"
+    sha = write_zip(path)
+    forged = sqlite3.connect(index_path_for(path, sha))
+    forged.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+                         "CREATE TABLE advisory (package TEXT NOT NULL, record TEXT NOT NULL);")
+    forged.executemany("INSERT INTO meta VALUES (?, ?)", [("format", "1"), ("sha256", sha)])
+    forged.commit()
+    forged.close()
+    trusted_folder, _ = open_index(path, sha)
+    assert trusted_folder.affecting("torch", "2.5.1") == ()  # what a forged index does where it is believed
+    trusted_folder.close()
+    untrusted, info = open_index(path, sha, beside=False)
+    assert {a.id for a in untrusted.affecting("torch", "2.5.1")} == {TORCH_WEIGHTS_ONLY}
+    assert info.index_path.startswith(str(tmp_path / "cache"))
+    untrusted.close()
+
+
+def test_a_policy_read_at_a_revision_does_not_trust_the_index_beside_the_snapshot(tmp_path):
+    from weightgate.policy import load_policy
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"apiVersion: weightgate.dev/v1\nkind: Policy\nadvisories:\n  snapshot: osv.zip\n"
+                      f"  sha256: {'ab' * 32}\n")
+    assert load_policy(policy).advisories.index_beside
+    assert not load_policy(policy, revision="0" * 40).advisories.index_beside

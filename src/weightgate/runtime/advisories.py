@@ -190,9 +190,14 @@ def cache_dir() -> Path:
     return Path(base) / "weightgate" / "advisories"
 
 
-def open_index(snapshot: Path, sha256: str) -> tuple[AdvisoryIndex, SnapshotInfo]:
-    """The index of a snapshot whose digest the caller has checked, built on first use. Raises SnapshotError."""
-    candidates = [index_path_for(snapshot, sha256), cache_dir() / f"{sha256}.wgindex.sqlite"]
+def open_index(snapshot: Path, sha256: str, *, beside: bool = True) -> tuple[AdvisoryIndex, SnapshotInfo]:
+    """The index of a snapshot whose digest the caller has checked, built on first use. Raises SnapshotError.
+
+    The index is derived data that nothing pins: `beside=False` neither reads nor writes one beside the snapshot
+    (only the user's cache), for runs where the snapshot's folder is the change under review (--policy-ref), which
+    could otherwise bring a forged index that hides advisories."""
+    cached = cache_dir() / f"{sha256}.wgindex.sqlite"
+    candidates = [index_path_for(snapshot, sha256), cached] if beside else [cached]
     for candidate in candidates:
         index = _open_existing(candidate, sha256)
         if index is not None:

@@ -229,7 +229,7 @@ def open_snapshot(policy: AdvisoryPolicy, opener: MirrorOpener) -> tuple[Advisor
     actual = snapshot_sha256(path)
     if actual != pinned:
         raise SnapshotError(f"the snapshot's sha256 is {actual}, and the policy pins {pinned or 'nothing'}")
-    return open_index(path, actual)
+    return open_index(path, actual, beside=policy.index_beside)
 
 
 # --- one run ------------------------------------------------------------------------------------------------
