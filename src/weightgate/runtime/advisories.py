@@ -276,9 +276,13 @@ def _fill(connection: sqlite3.Connection, snapshot: Path, sha256: str) -> None:
     connection.commit()
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _pypi_packages(record: dict[str, Any]) -> set[str]:
     names: set[str] = set()
-    for affected in record.get("affected") or ():
+    for affected in _list(record.get("affected")):
         package = affected.get("package") if isinstance(affected, dict) else None
         if isinstance(package, dict) and package.get("ecosystem") == ECOSYSTEM and isinstance(package.get("name"), str):
             names.add(canonicalize_name(package["name"]))
@@ -287,20 +291,24 @@ def _pypi_packages(record: dict[str, Any]) -> set[str]:
 
 def _compact(record: dict[str, Any], name: str) -> dict[str, Any]:
     """What matching and reporting need of a record, for one package."""
+    # Only well-formed parts are kept: a range is a dict with a list of events, a version a string. What the
+    # matcher then reads is always of the shape it expects, whatever the record held.
     affected = [
-        {"ranges": a.get("ranges") or [], "versions": a.get("versions") or []}
-        for a in record.get("affected") or ()
+        {"ranges": [{"type": r.get("type"), "events": [e for e in r["events"] if isinstance(e, dict)]}
+                    for r in _list(a.get("ranges")) if isinstance(r, dict) and isinstance(r.get("events"), list)],
+         "versions": [v for v in _list(a.get("versions")) if isinstance(v, str)]}
+        for a in _list(record.get("affected"))
         if isinstance(a, dict) and isinstance(a.get("package"), dict)
         and a["package"].get("ecosystem") == ECOSYSTEM and canonicalize_name(str(a["package"].get("name"))) == name
     ]
     database = record.get("database_specific")
     return {
-        "id": record["id"], "aliases": [a for a in record.get("aliases") or () if isinstance(a, str)],
+        "id": record["id"], "aliases": [a for a in _list(record.get("aliases")) if isinstance(a, str)],
         "summary": record.get("summary") if isinstance(record.get("summary"), str) else "",
-        "severity": record.get("severity") or [],
+        "severity": _list(record.get("severity")),
         "db_severity": database.get("severity") if isinstance(database, dict) else None,
         "published": record.get("published"), "modified": record.get("modified"),
-        "references": [r.get("url") for r in record.get("references") or ()
+        "references": [r.get("url") for r in _list(record.get("references"))
                        if isinstance(r, dict) and isinstance(r.get("url"), str)][:5],
         "affected": affected,
     }
