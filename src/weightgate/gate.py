@@ -136,7 +136,7 @@ def _runtime(manifest: Manifest, policy: Policy, facts: Iterable[ArtifactFacts],
     judged_at = (datetime.datetime.combine(options.today, datetime.time(12), datetime.timezone.utc) if options.today
                  else datetime.datetime.now(datetime.timezone.utc))
     files = [*artifact_dependency_files(manifest, {f.artifact_id: f for f in facts}, dependencies, options.offline),
-             *service_lock_files(manifest, opener)]
+             *service_lock_files(manifest, opener, options.source_root)]
     advisories = policy.advisories
     if options.offline and advisories.snapshot and "://" in advisories.snapshot \
             and not advisories.snapshot.startswith("file://"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,25 @@ def test_offline_reads_no_artifact_bytes(ws):
     manifest = ws.write_manifest([_artifact(ws, b"torch==2.5.1\n")], services=[_service()])
     report = ws.check(manifest, policy=_policy(ws), today=FRESH_DAY, offline=True)
     assert runtime_ids(report) == []
+
+
+def test_a_lock_outside_the_repository_is_never_read(ws, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "uv.lock"
+    text = UV_LOCK.format(torch="2.5.1")
+    outside.write_text(text)
+    relative = os.path.relpath(outside, ws.root)
+    service = _service(runtime={"lock": relative, "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    report = _check(ws, ws.artifact("m"), service)
+    assert runtime_ids(report) == ["WG705"]
+
+
+def test_a_lock_elsewhere_in_the_repository(ws):
+    (ws.root / "deploy").mkdir()
+    (ws.root / "serving").mkdir()
+    text = UV_LOCK.format(torch="2.5.1")
+    (ws.root / "serving" / "uv.lock").write_text(text)
+    service = _service(runtime={"lock": "../serving/uv.lock", "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    manifest = ws.write_manifest([ws.artifact("m")], services=[service], name="deploy/manifest.yaml",
+                                 mirror_base="../mirror")
+    report = ws.check(manifest, policy=_policy(ws), today=FRESH_DAY)
+    assert runtime_ids(report) == ["WG702"]

@@ -145,18 +145,24 @@ def artifact_dependency_files(manifest: Manifest, facts: Mapping[str, ArtifactFa
 
 # --- service lock files --------------------------------------------------------------------------------------
 
-def service_lock_files(manifest: Manifest, opener: MirrorOpener) -> list[DependencyFile]:
-    return [_service_lock(service, manifest, opener) for service in manifest.services if service.runtime]
+def service_lock_files(manifest: Manifest, opener: MirrorOpener, root: Path) -> list[DependencyFile]:
+    """Each service's lock. A relative lock path is relative to the manifest's folder and must stay inside `root`
+    (the repository, --source-root): the manifest is untrusted and never makes the gate read other local files."""
+    return [_service_lock(service, manifest, opener, root.resolve()) for service in manifest.services
+            if service.runtime]
 
 
-def _service_lock(service: Service, manifest: Manifest, opener: MirrorOpener) -> DependencyFile:
+def _service_lock(service: Service, manifest: Manifest, opener: MirrorOpener, root: Path) -> DependencyFile:
     assert service.runtime is not None
     lock = service.runtime.lock
     kind = lock_file_kind(lock)
-    base = manifest.path.parent.resolve()
-    here = MirrorLocation(base.as_uri(), base)
+    reference = lock
+    if "://" not in lock:
+        # The path under the root, as the local mirror reads it (which refuses `..` and symlinks out of it).
+        reference = os.path.relpath(manifest.path.parent.resolve() / lock, root).replace(os.sep, "/")
+    here = MirrorLocation(root.as_uri(), root)
     try:
-        mirror, path = mirror_for(lock, here, opener)
+        mirror, path = mirror_for(reference, here, opener)
     except MirrorUnavailable as e:
         return DependencyFile(OwnerKind.SERVICE, service.name, lock, kind, DependencyFileStatus.UNREADABLE,
                               reason=str(e))
