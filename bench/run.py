@@ -207,9 +207,10 @@ def example_with_records(work: Path, n: int) -> tuple[Path, Path]:
     return plain, heavy
 
 
-def full_osv_snapshot(path: Path, records: int = 20_000, packages: int = 8_000) -> list[str]:
-    """A synthetic OSV zip the size of osv.dev's PyPI export (~20,000 records over ~8,000 packages, each with an
-    ECOSYSTEM range and its explicit affected versions), plus the real fixture records; returns package names."""
+def full_osv_snapshot(path: Path, records: int = 40_000, packages: int = 16_000) -> list[str]:
+    """A synthetic OSV zip at least the size of osv.dev's PyPI export (40,000 records over 16,000 packages, each
+    with an ECOSYSTEM range and its explicit affected versions), plus the real fixture records; returns the
+    package names."""
     import zipfile
 
     names = [f"pkg-{i:05d}" for i in range(packages)]
@@ -219,7 +220,7 @@ def full_osv_snapshot(path: Path, records: int = 20_000, packages: int = 8_000) 
             fixed = f"{1 + i % 5}.{i % 13}.0"
             record = {
                 "id": f"PYSEC-2099-{i}", "modified": "2099-01-01T00:00:00Z", "published": "2098-12-01T00:00:00Z",
-                "aliases": [f"CVE-2099-{i}", f"GHSA-bench-{i:04x}"], "details": "synthetic advisory " * 20,
+                "aliases": [f"CVE-2099-{i}", f"GHSA-bench-{i:04x}"], "details": "synthetic advisory " * 50,
                 "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
                 "affected": [{"package": {"ecosystem": "PyPI", "name": name, "purl": f"pkg:pypi/{name}"},
                               "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
@@ -262,7 +263,7 @@ def runtime_lock_bench(work: Path, repeat: int) -> list[Result]:
     t_lock, rss = median_run(manifests["lock"], max(repeat, 5), cwd=folder)
     t_plain, _ = median_run(manifests["plain"], max(repeat, 5), cwd=folder)
     return [
-        Result("index a full-size OSV PyPI snapshot (20,000 records), once", t_index, "wall", None, None, 0.0,
+        Result("index a full-size OSV PyPI snapshot (40,000 records), once", t_index, "wall", None, None, 0.0,
                "informative", True),
         Result("check with a 300-package lock against it", t_lock, "same check, no lock", t_plain, t_lock - t_plain,
                rss, "<= +1.0 s", t_lock - t_plain <= 1.0),
