@@ -225,3 +225,17 @@ def test_a_lock_elsewhere_in_the_repository(ws):
                                  mirror_base="../mirror")
     report = ws.check(manifest, policy=_policy(ws), today=FRESH_DAY)
     assert runtime_ids(report) == ["WG702"]
+
+
+def test_a_vulnerable_requirement_is_waived_for_one_artifact_digest(ws):
+    from weightgate.facts import artifact_digest
+
+    art = _artifact(ws, b"torch==2.5.1\n")
+    digest = artifact_digest((e["path"], e["sha256"], e["size"]) for e in art["files"])
+    waiver = {"rule": "WG702", "digest": digest, "reason": "torch.load is never called (SEC-9)",
+              "expires": "2026-12-31", "approved_by": "sec@example.com"}
+    sha = write_zip(ws.root / "advisories" / "osv.zip")
+    policy = ws.write_policy(advisories={"snapshot": "advisories/osv.zip", "sha256": sha}, waivers=[waiver])
+    report = _check(ws, art, policy=policy)
+    assert runtime_ids(report) == []
+    assert [f.rule.id for f in report.findings if f.waived_by] == ["WG702"]

@@ -91,8 +91,10 @@ def _vulnerability_finding(ctx: CheckContext, match: VulnerableRequirement, advi
                f"{advisory.ids_shown}, {_rating_text(rating)}{summary}; {fixed}")
     fix = (f"Upgrade {requirement.name} to {advisory.fixed[0]} or later (fixed in {', '.join(advisory.fixed)}), "
            "re-lock, and pin the new lock's sha256." if advisory.fixed else
-           f"No fixed {requirement.name} release is published: replace the library, or prove the vulnerable code "
-           "unreachable and record that as a waiver for this artifact's digest with an expiry.")
+           f"No fixed {requirement.name} release is published: replace the library"
+           + (", or prove the vulnerable code unreachable and record that as a waiver of WG702 for this artifact's "
+              "digest with an expiry." if match.file.owner_kind is OwnerKind.ARTIFACT else
+              " in the service's lock (waivers bind to artifact digests, never to a service)."))
     evidence = [("advisory", advisory.id), ("aliases", ",".join(advisory.aliases)), ("package", requirement.name),
                 ("version", requirement.version or ""), ("fixed", ",".join(advisory.fixed))]
     if rating is not None and rating.vector:
