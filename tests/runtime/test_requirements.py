@@ -76,7 +76,7 @@ def test_a_broken_file_is_one_problem_never_an_exception(kind, data):
     ("requirements.txt", K.REQUIREMENTS), ("sub/requirements-gpu.txt", K.REQUIREMENTS),
     ("pyproject.toml", K.PYPROJECT), ("setup.cfg", K.SETUP_CFG), ("environment.yml", K.CONDA_ENVIRONMENT),
     ("uv.lock", K.UV_LOCK), ("poetry.lock", K.POETRY_LOCK), ("pylock.toml", K.PYLOCK), ("pylock.dev.toml", K.PYLOCK),
-    ("model.safetensors", None), ("requirements.md", None), ("my-requirements.txt", None),
+    ("model.safetensors", None), ("requirements.md", None), ("requirements.in", None), ("my-requirements.txt", None),
 ])
 def test_dependency_files_are_known_by_name(path, kind):
     assert dependency_file_kind(path) is kind

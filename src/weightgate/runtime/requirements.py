@@ -46,7 +46,8 @@ class DependencyFileKind(str, enum.Enum):
 def dependency_file_kind(path: str) -> DependencyFileKind | None:
     """The kind of dependency file a path names, by its file name (None: not one)."""
     name = path.rsplit("/", 1)[-1].lower()
-    if name.startswith("requirements") and name.endswith((".txt", ".in")):
+    # requirements*.in are pip-compile's loose inputs: what installs is the compiled .txt beside them.
+    if name.startswith("requirements") and name.endswith(".txt"):
         return DependencyFileKind.REQUIREMENTS
     if name == "pyproject.toml":
         return DependencyFileKind.PYPROJECT
