@@ -125,23 +125,24 @@ def _runtime(manifest: Manifest, policy: Policy, facts: Iterable[ArtifactFacts],
 
     settings = settings_for(policy)
 
-    def opener(location: MirrorLocation) -> Mirror:
-        if options.offline and location.local_path is None:
-            raise MirrorUnavailable("offline: network locations are not read")
-        # A lock or snapshot on this machine is pinned by sha256: read it wherever it is. A network location the
-        # manifest names must be an approved mirror, so no request or credential goes where the manifest chose.
+    def lock_opener(location: MirrorLocation) -> Mirror:
+        # A lock on this machine is pinned by sha256 (and kept inside the repository): read it. A network location
+        # the manifest names must be an approved mirror, so no request or credential goes where the manifest chose.
         return open_mirror(location, settings) if location.local_path else open_approved_mirror(location, settings)
+
+    def snapshot_opener(location: MirrorLocation) -> Mirror:
+        return open_mirror(location, settings)  # the trusted policy names it, and pins its bytes
 
     # The clock: now, or with --as-of noon UTC of that day (an audit judges the advisories as of then).
     judged_at = (datetime.datetime.combine(options.today, datetime.time(12), datetime.timezone.utc) if options.today
                  else datetime.datetime.now(datetime.timezone.utc))
     files = [*artifact_dependency_files(manifest, {f.artifact_id: f for f in facts}, dependencies, options.offline),
-             *service_lock_files(manifest, opener, options.source_root)]
+             *service_lock_files(manifest, lock_opener, options.source_root, options.offline)]
     advisories = policy.advisories
     if options.offline and advisories.snapshot and "://" in advisories.snapshot \
             and not advisories.snapshot.startswith("file://"):
         advisories = dataclasses.replace(advisories, snapshot=None)  # not read offline; reported as not configured
-    return collect_runtime(manifest, advisories, files, opener, judged_at)
+    return collect_runtime(manifest, advisories, files, snapshot_opener, judged_at)
 
 
 def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],

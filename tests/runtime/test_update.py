@@ -70,10 +70,33 @@ def test_the_gate_reads_a_snapshot_named_by_uri_through_the_mirror_transport(tmp
     local = tmp_path / "all.zip"
     sha = write_zip(local)
     nginx.put("osv-gate/all.zip", local.read_bytes())
-    policy = mirror_policy(ws, test_ca.pem)
+    # The policy names the snapshot and pins it: it is read even though only the local mirror is approved for
+    # artifacts (approved_roots judge what the manifest names).
+    policy = mirror_policy(ws, test_ca.pem, approved_roots=["mirror"])
     text = policy.read_text() + f"advisories:\n  snapshot: {nginx.https_url}/osv-gate/all.zip\n  sha256: {sha}\n"
     policy.write_text(text)
     manifest = ws.write_manifest([_artifact(ws, b"torch==2.5.1\n")], services=[_service()])
     report = ws.check(manifest, policy=policy, today=FRESH_DAY)
     assert runtime_ids(report) == ["WG702"]
     assert (tmp_path / "cache" / "weightgate" / "advisories" / sha / "all.zip").is_file()
+
+
+@pytest.mark.server
+def test_a_lock_on_the_network_must_be_an_approved_mirror(tmp_path, ws, nginx, test_ca, monkeypatch):
+    import hashlib as _hashlib
+
+    from checks.test_runtime_deps import UV_LOCK, _artifact, _service, runtime_ids
+    from runtime.osv import FRESH_DAY
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lock = UV_LOCK.format(torch="2.5.1")
+    nginx.put("locks/uv.lock", lock.encode())
+    runtime = {"lock": f"{nginx.https_url}/locks/uv.lock", "sha256": _hashlib.sha256(lock.encode()).hexdigest()}
+    sha = write_zip(ws.root / "osv.zip")
+    for roots, expected in (([], ["WG702"]), (["mirror"], ["WG705"])):
+        policy = mirror_policy(ws, test_ca.pem, approved_roots=roots)
+        policy.write_text(policy.read_text() + f"advisories:\n  snapshot: osv.zip\n  sha256: {sha}\n")
+        manifest = ws.write_manifest([_artifact(ws, b"safetensors==0.4.5\n")], services=[_service(runtime=runtime)])
+        assert runtime_ids(ws.check(manifest, policy=policy, today=FRESH_DAY)) == expected, roots
+        offline = ws.check(manifest, policy=policy, today=FRESH_DAY, offline=True)
+        assert runtime_ids(offline) == []  # not read offline, and not a finding: the full run reads it

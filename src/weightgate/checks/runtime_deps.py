@@ -163,11 +163,12 @@ def unavailable_advisories(ctx: CheckContext) -> Iterator[Finding]:
 
 def unverified_locks(ctx: CheckContext) -> Iterator[Finding]:
     for file in ctx.runtime.files:
-        if file.owner_kind is not OwnerKind.SERVICE or file.status is DependencyFileStatus.READ:
+        # NOT_CHECKED: an offline run and a lock on the network; the full run reads it.
+        if file.owner_kind is not OwnerKind.SERVICE or file.status in (DependencyFileStatus.READ,
+                                                                         DependencyFileStatus.NOT_CHECKED):
             continue
         what = {DependencyFileStatus.MISSING: "is missing", DependencyFileStatus.DIGEST_MISMATCH: "is not the pinned "
-                "bytes", DependencyFileStatus.UNREADABLE: "cannot be read",
-                DependencyFileStatus.NOT_CHECKED: "was not read"}[file.status]
+                "bytes", DependencyFileStatus.UNREADABLE: "cannot be read"}[file.status]
         yield Finding(rules.RUNTIME_LOCK_UNVERIFIED,
                       f"service {file.owner}: runtime lock {file.path} {what} ({file.reason}); its dependencies were "
                       "not checked", _where(ctx, file), "", file.path, evidence=(("service", file.owner),))

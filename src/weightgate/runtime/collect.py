@@ -145,17 +145,23 @@ def artifact_dependency_files(manifest: Manifest, facts: Mapping[str, ArtifactFa
 
 # --- service lock files --------------------------------------------------------------------------------------
 
-def service_lock_files(manifest: Manifest, opener: MirrorOpener, root: Path) -> list[DependencyFile]:
+def service_lock_files(manifest: Manifest, opener: MirrorOpener, root: Path, offline: bool = False
+                       ) -> list[DependencyFile]:
     """Each service's lock. A relative lock path is relative to the manifest's folder and must stay inside `root`
-    (the repository, --source-root): the manifest is untrusted and never makes the gate read other local files."""
-    return [_service_lock(service, manifest, opener, root.resolve()) for service in manifest.services
+    (the repository, --source-root): the manifest is untrusted and never makes the gate read other local files.
+    Offline, a lock on the network is not read."""
+    return [_service_lock(service, manifest, opener, root.resolve(), offline) for service in manifest.services
             if service.runtime]
 
 
-def _service_lock(service: Service, manifest: Manifest, opener: MirrorOpener, root: Path) -> DependencyFile:
+def _service_lock(service: Service, manifest: Manifest, opener: MirrorOpener, root: Path,
+                  offline: bool) -> DependencyFile:
     assert service.runtime is not None
     lock = service.runtime.lock
     kind = lock_file_kind(lock)
+    if offline and local_snapshot_path(lock) is None:
+        return DependencyFile(OwnerKind.SERVICE, service.name, lock, kind, DependencyFileStatus.NOT_CHECKED,
+                              reason="offline")
     reference = lock
     if "://" not in lock:
         # The path under the root, as the local mirror reads it (which refuses `..` and symlinks out of it).
