@@ -89,8 +89,10 @@ def _vulnerability_finding(ctx: CheckContext, match: VulnerableRequirement, advi
              else "no fixed version is published")
     message = (f"{match.file.owner}: {match.file.path}:{requirement.line} pins {pinned}, affected by "
                f"{advisory.ids_shown}, {_rating_text(rating)}{summary}; {fixed}")
+    repin = (f"in {match.file.path} and re-pin the file in the manifest" if match.file.owner_kind is OwnerKind.ARTIFACT
+             else "re-lock, and pin the new lock's sha256 in `runtime.sha256`")
     fix = (f"Upgrade {requirement.name} to {advisory.fixed[0]} or later (fixed in {', '.join(advisory.fixed)}), "
-           "re-lock, and pin the new lock's sha256." if advisory.fixed else
+           f"{repin}." if advisory.fixed else
            f"No fixed {requirement.name} release is published: replace the library"
            + (", or prove the vulnerable code unreachable and record that as a waiver of WG702 for this artifact's "
               "digest with an expiry." if match.file.owner_kind is OwnerKind.ARTIFACT else
