@@ -362,6 +362,35 @@ def schema(name: str) -> None:
     click.echo(schema_text(cast(SchemaName, name)), nl=False)  # click.Choice admits only schema names here
 
 
+@cli.group()
+def advisories() -> None:
+    """Keep the offline advisory snapshot (OSV) that runtime dependencies are matched against."""
+
+
+@advisories.command("update")
+@click.option("--from", "source", required=True, metavar="URI",
+              help="Where the new OSV snapshot (a zip as the OSV project exports per ecosystem) is: a path, file://, "
+                   "https:// or s3:// URI of your internal mirror.")
+@click.option("--to", "target", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to keep it (the policy's `advisories.snapshot`); replaced only once the new one is verified.")
+@click.option("--sha256", "expected", help="Refuse the snapshot unless it has this sha256.")
+@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+              help="Policy whose mirror settings (CA bundle, endpoints, allow_http) reach --from.")
+def advisories_update(source: str, target: Path, expected: str | None, policy: Path | None) -> None:
+    """Fetch, verify and index a new advisory snapshot, and print the sha256 to pin in the policy."""
+    from weightgate.mirror import open_mirror
+    from weightgate.mirror.settings import settings_for
+    from weightgate.policy import load_policy
+    from weightgate.runtime.update import update_snapshot
+
+    settings = settings_for(load_policy(policy))
+    info = update_snapshot(source, target, lambda location: open_mirror(location, settings), expected)
+    newest = info.newest_modified.isoformat() if info.newest_modified else "unknown"
+    click.echo(shown_lines(f"{target}: {info.records} OSV records ({info.pypi_records} for PyPI packages), newest "
+                           f"modified {newest}\nsha256: {info.sha256}\nPin it in the policy: advisories.sha256: "
+                           f"{info.sha256}"))
+
+
 @cli.command("rules")
 @click.option("--markdown", is_flag=True, help="Print docs/rules.md instead of the table.")
 def rules_command(markdown: bool) -> None:

@@ -43,6 +43,12 @@ class Finding:
     evidence: tuple[tuple[str, str], ...] = ()
     confidence: str = "certain"
     waived_by: Waiver | None = field(default=None, compare=False)
+    fix: str = ""  # a fix for this finding in particular (e.g. the fixed version to upgrade to); "": the rule's
+
+    @property
+    def fix_text(self) -> str:
+        """How to fix this finding: its own fix when a check gives one, else the rule's."""
+        return self.fix or self.rule.fix
 
     @property
     def severity(self) -> Severity:

@@ -24,13 +24,15 @@ from weightgate.governance.facts import ApprovalView, EvidenceFacts, GovernanceF
 from weightgate.governance.model_card import CardCapture, model_card_facts
 from weightgate.manifest import Manifest, load_manifest
 from weightgate.mirror import MirrorLocation, locate_mirror, open_approved_mirror, open_mirror
-from weightgate.mirror.base import MirrorUnavailable
+from weightgate.mirror.base import Mirror, MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
 from weightgate.policy_ref import PolicyAtRef, policy_at_ref, policy_edit_findings
 from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
+from weightgate.runtime.collect import DependencyCapture
+from weightgate.runtime.facts import RuntimeFacts
 from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, verify_artifacts
 from weightgate.waivers import apply_waivers
 
@@ -81,15 +83,19 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
     facts: tuple[ArtifactFacts, ...] = ()
     governance = GovernanceFacts()
     approvals: dict[str, tuple[ApprovalView, ...]] = {}
+    runtime: RuntimeFacts | None = None
     if manifest is not None:
         locations = {a.id: locate_mirror(a, manifest, options.mirror) for a in manifest.artifacts}
         evidence = _start_evidence(manifest, locations, settings_for(policy), options.offline)
         signatures = _start_signatures(manifest, policy, locations, options.offline)
         listings = _start_listings(manifest, locations, settings_for(policy), options.offline)
         cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
+        dependencies = DependencyCapture(manifest)  # so are pinned requirements files
         if not options.offline:
-            facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards), options.workers,
-                                     options.progress, ReadBudget(policy.request_timeout_s, policy.file_deadline_s))
+            facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards, dependencies),
+                                     options.workers, options.progress,
+                                     ReadBudget(policy.request_timeout_s, policy.file_deadline_s))
+        runtime = _runtime(manifest, policy, facts, dependencies, options, today)
         store = _evidence_store(policy, options)
         governance = GovernanceFacts(
             evidence.result(), _registry_lookups(manifest, policy, options, at_ref), signatures.result(),
@@ -98,7 +104,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
             _signed_records(store, manifest, policy, facts, options.offline, today), store, listings.result(),
         )
         ctx = CheckContext(manifest, policy, locations, {f.artifact_id: f for f in facts}, today, options.offline,
-                           governance)
+                           governance, runtime)
         findings = apply_waivers(run_checks(ctx), policy, _digests(manifest, facts), today)
         approvals = {a.id: approval_chain(ctx, a) for a in manifest.artifacts}
     if at_ref is not None:
@@ -107,11 +113,41 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
         manifest=manifest, facts=facts, offline=options.offline, governance=governance, approvals=approvals,
+        runtime=runtime,
     )
 
 
+def _runtime(manifest: Manifest, policy: Policy, facts: Iterable[ArtifactFacts], dependencies: DependencyCapture,
+             options: CheckOptions, today: datetime.date) -> RuntimeFacts:
+    """Dependency files (captured from the verify pass; service locks read now) matched against the pinned
+    advisory snapshot. Offline, only local locks and a local snapshot are read."""
+    from weightgate.runtime.collect import artifact_dependency_files, collect_runtime, service_lock_files
+
+    settings = settings_for(policy)
+
+    def lock_opener(location: MirrorLocation) -> Mirror:
+        # A lock on this machine is pinned by sha256 (and kept inside the repository): read it. A network location
+        # the manifest names must be an approved mirror, so no request or credential goes where the manifest chose.
+        return open_mirror(location, settings) if location.local_path else open_approved_mirror(location, settings)
+
+    def snapshot_opener(location: MirrorLocation) -> Mirror:
+        return open_mirror(location, settings)  # the trusted policy names it, and pins its bytes
+
+    # The clock: now, or with --as-of noon UTC of that day (an audit judges the advisories as of then).
+    judged_at = (datetime.datetime.combine(options.today, datetime.time(12), datetime.timezone.utc) if options.today
+                 else datetime.datetime.now(datetime.timezone.utc))
+    files = [*artifact_dependency_files(manifest, {f.artifact_id: f for f in facts}, dependencies, options.offline),
+             *service_lock_files(manifest, lock_opener, options.source_root, options.offline)]
+    advisories = policy.advisories
+    if options.offline and advisories.snapshot and "://" in advisories.snapshot \
+            and not advisories.snapshot.startswith("file://"):
+        advisories = dataclasses.replace(advisories, snapshot=None)  # not read offline; reported as not configured
+    return collect_runtime(manifest, advisories, files, snapshot_opener, judged_at)
+
+
 def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
-          settings: MirrorSettings, cards: CardCapture | None = None) -> list[VerifyJob]:
+          settings: MirrorSettings, cards: CardCapture | None = None,
+          dependencies: DependencyCapture | None = None) -> list[VerifyJob]:
     jobs = []
     seen: set[str] = set()
     for artifact in manifest.artifacts:
@@ -121,8 +157,9 @@ def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
         seen.add(artifact.id)
         try:
             mirror = open_approved_mirror(location, settings)
-            jobs.append(VerifyJob(artifact.id, location.uri, cards.wrap(artifact.id, mirror) if cards else mirror,
-                                  artifact.files))
+            mirror = cards.wrap(artifact.id, mirror) if cards else mirror
+            mirror = dependencies.wrap(artifact.id, mirror) if dependencies else mirror
+            jobs.append(VerifyJob(artifact.id, location.uri, mirror, artifact.files))
         except MirrorUnavailable as e:
             jobs.append(VerifyJob(artifact.id, location.uri, None, artifact.files, unavailable_reason=str(e)))
     return jobs

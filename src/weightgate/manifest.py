@@ -134,6 +134,14 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class ServiceRuntime:
+    """The lock file a service installs its Python dependencies from, pinned by sha256."""
+
+    lock: str
+    sha256: str  # lowercase hex, without the `sha256:` prefix
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     environment: str | None
@@ -143,6 +151,7 @@ class Service:
     commercial: bool
     monitoring: str | None
     key: PathKey
+    runtime: ServiceRuntime | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +235,8 @@ def _build_manifest(doc: LocatedDocument) -> Manifest:
             name=s["name"], environment=s.get("environment"), targets=tuple(s.get("targets", ())),
             artifacts=tuple(s["artifacts"]), customer_facing=bool(s.get("customer_facing", False)),
             commercial=bool(s.get("commercial", False)), monitoring=s.get("monitoring"), key=("services", i),
+            runtime=ServiceRuntime(s["runtime"]["lock"], s["runtime"]["sha256"].removeprefix("sha256:"))
+            if s.get("runtime") else None,
         )
         for i, s in enumerate(data.get("services", ()))
     )

@@ -56,7 +56,11 @@ TRUST_FILE_FIELDS: tuple[tuple[str, ...], ...] = (
 # against the policy file's real directory, since the bytes under them are re-hashed, not trusted.
 # The approvals store is one too: its records are signed, and count only when a signer the trusted policy names
 # made them, so a record added by the change is safe to read (and is how a reviewer's approval reaches the gate).
-LOCATION_FIELDS: tuple[tuple[str, ...], ...] = (("mirrors", "approved_roots"), ("approvals", "store"))
+# The advisory snapshot is one as well: the trusted policy pins its sha256, so the bytes read are checked, not trusted.
+LOCATION_FIELDS: tuple[tuple[str, ...], ...] = (("mirrors", "approved_roots"), ("approvals", "store"),
+                                                ("advisories", "snapshot"))
+DEFAULT_ADVISORY_MAX_AGE_HOURS = 48
+DEFAULT_PRODUCTION_ENVIRONMENTS = ("production", "prod")
 
 
 class FormatAction(str, enum.Enum):
@@ -82,6 +86,20 @@ class PolicyWaiver:
     waiver: Waiver
     expires: datetime.date
     location: Location
+
+
+@dataclass(frozen=True)
+class AdvisoryPolicy:
+    """`advisories`: the OSV snapshot runtime dependencies are matched against, and how old it may be."""
+
+    snapshot: str | None = None  # an absolute path, or a URI as written
+    sha256: str | None = None  # lowercase hex
+    max_age_hours: int = DEFAULT_ADVISORY_MAX_AGE_HOURS
+    production_environments: tuple[str, ...] = DEFAULT_PRODUCTION_ENVIRONMENTS
+    location: Location | None = None  # where the section is, for findings about the snapshot
+    # Whether an index found beside the snapshot may be used. Not when the policy was read at a revision
+    # (--policy-ref): the snapshot's folder is then the change's working tree, and the index there is unpinned.
+    index_beside: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,7 @@ class Policy:
     # Globs of unpinned files beside an artifact's pinned ones that need no finding (docs, git metadata). A glob
     # without '/' matches the file name, one with '/' the path under the artifact's location. Never hides code.
     ignore_unpinned: tuple[str, ...] = ()
+    advisories: AdvisoryPolicy = field(default_factory=AdvisoryPolicy)
 
     def format_action(self, fmt: Format) -> FormatAction:
         return self.formats.get(fmt, self.default_format_action)
@@ -227,6 +246,23 @@ def _build(data: dict[str, Any], doc: LocatedDocument, source: str, text: str, *
                                        store_base=roots_base or base),
         revision=revision,
         ignore_unpinned=tuple(mirrors.get("ignore_unpinned", ())),
+        advisories=_advisories(data.get("advisories") or {}, roots_base or base, Location(source, doc.line_of(
+            ("advisories",))), index_beside=revision is None),
+    )
+
+
+def _advisories(section: dict[str, Any], base: Path, location: Location, *, index_beside: bool) -> AdvisoryPolicy:
+    snapshot = section.get("snapshot")
+    if isinstance(snapshot, str) and "://" not in snapshot:
+        snapshot = str((base / snapshot).resolve())
+    sha256 = section.get("sha256")
+    return AdvisoryPolicy(
+        snapshot=snapshot or None,
+        sha256=sha256.removeprefix("sha256:") if isinstance(sha256, str) else None,
+        max_age_hours=int(section.get("max_age_hours", DEFAULT_ADVISORY_MAX_AGE_HOURS)),
+        production_environments=tuple(section.get("production_environments", DEFAULT_PRODUCTION_ENVIRONMENTS)),
+        location=location,
+        index_beside=index_beside,
     )
 
 

@@ -771,3 +771,65 @@ PINNED_VERSION_SUPERSEDED = _rule(
     "Make the pinned version current again (copy it over the key), or verify the new version and pin it "
     "(`weightgate pin`); have deploy jobs fetch each file by its version id.",
 )
+# WG7xx: the runtime that loads the models (dependencies found in artifacts, service lock files, advisories).
+RUNTIME_UNPINNED = _rule(
+    "WG701", "runtime-unpinned", "A runtime dependency of a production service is not pinned to one version", H,
+    "A requirement in an artifact's requirements file, `pyproject.toml`, `setup.cfg` or `environment.yml`, or in "
+    "a service's lock file, allows more than one version (`torch>=2.0`, `transformers~=4.40`, `onnx==1.*`, or a "
+    "bare name), and a service in a production environment deploys it. Whatever the index serves on deploy day is "
+    "what loads the model: a version published after the review, or a vulnerable one, passes unseen, and no "
+    "advisory can be matched against a range.",
+    "Pin each requirement to one version (`torch==2.6.0`), best in a lock file with hashes (`uv lock`, "
+    "`pip-compile --generate-hashes`, `poetry lock`), and name that lock in the service's `runtime.lock`.",
+)
+RUNTIME_VULNERABLE = _rule(
+    "WG702", "runtime-vulnerable", "A pinned runtime dependency has a known vulnerability", H,
+    "The advisory snapshot the policy pins lists the pinned version as affected (OSV `affected` ranges or "
+    "versions). The library that loads or serves the model is where most model-loading exploits land: the "
+    "`torch.load(weights_only=True)` bypass before torch 2.6.0 (CVE-2025-32434), Keras safe-mode bypasses, "
+    "llama-cpp-python's chat-template injection. The severity is the advisory's CVSS rating (high when it has "
+    "none); the message names the advisory with its aliases (CVE, GHSA, PYSEC) and the fixed versions.",
+    "Upgrade to a fixed version named in the message (and re-lock); if no fix exists or the vulnerable code is "
+    "provably unreachable, record that decision as a waiver for the artifact's digest with an expiry.",
+)
+ADVISORIES_STALE = _rule(
+    "WG703", "advisories-stale", "The advisory data is older than the policy's maximum age", H,
+    "The newest record in the advisory snapshot the policy pins was modified longer ago than "
+    "`advisories.max_age_hours` (default 48): vulnerabilities published since then are not matched, so a "
+    "runtime that passes may already have a known exploit. This is the 48-hour clock: it runs out without any "
+    "commit, so a scheduled re-check of main fails until the snapshot is refreshed.",
+    "Refresh the snapshot (`weightgate advisories update --from URI --to PATH`) and put the sha256 it prints in "
+    "the policy's `advisories.sha256`; run it on a schedule (e.g. daily) from your internal OSV mirror.",
+)
+ADVISORIES_UNAVAILABLE = _rule(
+    "WG704", "advisories-unavailable", "The advisory snapshot could not be read, so nothing was matched", H,
+    "The policy names an advisory snapshot, and it is missing, unreadable, larger than the gate reads, not the "
+    "bytes the policy pins (sha256), not an OSV zip or folder, or holds no PyPI advisory at all. The runtime "
+    "dependencies were therefore not checked for known vulnerabilities: an empty or broken database never counts "
+    "as \"no vulnerabilities\".",
+    "Fetch a fresh snapshot with `weightgate advisories update --from URI --to PATH`, pin the sha256 it prints "
+    "in `advisories.sha256`, and keep it where the policy's `advisories.snapshot` points.",
+)
+RUNTIME_LOCK_UNVERIFIED = _rule(
+    "WG705", "runtime-lock-unverified", "A service's runtime lock file is missing, changed or unreadable", H,
+    "A service names its runtime lock file (`services[].runtime.lock`) pinned by sha256, and the file is missing, "
+    "larger than the gate reads, not the pinned bytes, or not a lock file the gate can parse (pip requirements, "
+    "`uv.lock`, `poetry.lock`, `pylock.toml`). The service's runtime was not checked.",
+    "Point `runtime.lock` at the lock file the service installs from and pin its current sha256 "
+    "(`sha256sum uv.lock`); re-pin after each re-lock, so the gate re-checks every dependency update.",
+)
+RUNTIME_FILE_UNPARSED = _rule(
+    "WG706", "runtime-file-unparsed", "Part of a dependency file could not be read as requirements", M,
+    "A line of a requirements file, `pyproject.toml`, `setup.cfg` or `environment.yml` in an artifact (or a "
+    "service's lock) is not a valid requirement, includes another file (`-r`, `-c`), or installs from a path or "
+    "URL (`-e`, `git+https://...`): what it installs is not known, so it was not matched against advisories.",
+    "Write the requirement as `name==version` (PEP 508), inline included files, and publish code installed from a "
+    "URL or path to the internal index as a versioned package.",
+)
+ADVISORIES_NOT_CONFIGURED = _rule(
+    "WG707", "advisories-not-configured", "Runtime dependencies were found and no advisory snapshot is configured", M,
+    "An artifact or a service declares runtime dependencies, and the policy names no advisory snapshot "
+    "(`advisories.snapshot`), so they were not checked for known vulnerabilities.",
+    "Add `advisories: {snapshot: PATH, sha256: ...}` to the policy; `weightgate advisories update` fetches a "
+    "snapshot from an internal mirror of the OSV PyPI export and prints its sha256.",
+)

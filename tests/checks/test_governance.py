@@ -22,6 +22,9 @@ def test_revalidation_age(ws):
     old = ws.check(ws.write_manifest([ws.artifact("a", last_validated="2026-08-27")]))
     assert rule_ids(old) == ["WG609"]
     assert "91 days ago" in old.active_findings[0].message
+    # Which clock ran out is said, in words and as evidence (not the advisory clock, WG703, nor an incident).
+    assert "the re-validation clock ran out (`revalidation_days`: 90)" in old.active_findings[0].message
+    assert dict(old.active_findings[0].evidence)["clock"] == "revalidation_days"
     future = ws.check(ws.write_manifest([ws.artifact("a", last_validated="2026-12-25")]))
     assert rule_ids(future) == ["WG609"]
 
@@ -67,3 +70,12 @@ def test_waiver_does_not_cover_tampered_bytes(ws):
     (ws.mirror / "a" / "m.pkl").write_bytes(pickle.dumps([1, 3], protocol=2))
     report = ws.check(ws.write_manifest([art]), policy=ws.write_policy(waivers=[_waiver(digest)]))
     assert "WG305" in rule_ids(report) and "WG401" in rule_ids(report)
+
+
+def test_overdue_revalidation_names_the_production_services(ws):
+    art = ws.artifact("a", last_validated="2026-08-27")
+    services = [{"name": "chat", "environment": "production", "artifacts": ["a"]},
+                {"name": "lab", "environment": "staging", "artifacts": ["a"]}]
+    report = ws.check(ws.write_manifest([art], services=services))
+    (finding,) = [f for f in report.active_findings if f.rule.id == "WG609"]
+    assert finding.message.endswith("; production service(s) chat run it")

@@ -44,6 +44,8 @@ def test_artifacts_from_a_compromised_source_need_revalidation(ws, incident, las
     assert rule_ids(report) == (["WG635"] if fires else [])
     if fires:
         assert "SEC-2001" in report.active_findings[0].message
+        assert "the incident clock ran out" in report.active_findings[0].message
+        assert dict(report.active_findings[0].evidence)["clock"] == "incident"
 
 
 def test_incident_with_no_validation_date(ws):

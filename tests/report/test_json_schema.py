@@ -153,3 +153,27 @@ def test_reproducible_runs_are_byte_identical(example: Path, tmp_path: Path) -> 
     _, first = check_json(example, tmp_path / "a.json", "--reproducible", "--workers", "1")
     _, second = check_json(example, tmp_path / "b.json", "--reproducible")
     assert first == second
+
+
+def test_runtime_report_validates(ws) -> None:
+    """Dependency files, the snapshot used and the matches (real advisories) are in the report, and validate."""
+    from checks.test_runtime_deps import _artifact, _check
+
+    report = _check(ws, _artifact(ws, b"torch==2.5.1\nonnx>=1\n"))
+    doc = json.loads(JsonReporter().render(report))
+    assert schema_errors("report", doc) == []
+    runtime = doc["runtime"]
+    assert runtime["advisories"]["status"] == "loaded"
+    assert runtime["files"][0]["requirements"][1] == {"name": "onnx", "specifier": ">=1", "version": None, "line": 2}
+    (match,) = runtime["vulnerable"]
+    assert match["advisories"][0]["aliases"] == ["CVE-2025-32434", "GHSA-53q9-r3pm-6pq6"]
+    assert match["advisories"][0]["fixed"] == ["2.6.0"]
+
+
+def test_runtime_enums_are_the_codes() -> None:
+    from weightgate.runtime.facts import DependencyFileStatus, OwnerKind, SnapshotStatus
+
+    runtime = SCHEMA["$defs"]["runtime"]["properties"]
+    assert runtime["advisories"]["properties"]["status"]["enum"] == [s.value for s in SnapshotStatus]
+    assert runtime["files"]["items"]["properties"]["status"]["enum"] == [s.value for s in DependencyFileStatus]
+    assert runtime["files"]["items"]["properties"]["owner_kind"]["enum"] == [k.value for k in OwnerKind]

@@ -25,6 +25,13 @@ if TYPE_CHECKING:  # `scan` imports check modules for their judging functions, w
     from weightgate.manifest import Artifact, Manifest
     from weightgate.mirror import MirrorLocation
     from weightgate.policy import Policy
+    from weightgate.runtime.facts import RuntimeFacts
+
+
+def _no_runtime() -> RuntimeFacts:
+    from weightgate.runtime.facts import RuntimeFacts
+
+    return RuntimeFacts()
 
 
 def _no_governance() -> GovernanceFacts:
@@ -42,6 +49,7 @@ class CheckContext:
     today: datetime.date
     offline: bool
     governance: GovernanceFacts = field(default_factory=_no_governance)  # eval evidence, registry entries
+    runtime: RuntimeFacts = field(default_factory=_no_runtime)  # dependency files, advisory matches
 
     @functools.cached_property
     def digests(self) -> dict[str, BoundDigest]:

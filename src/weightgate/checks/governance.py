@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import fnmatch
 from collections.abc import Iterator
 
 from weightgate import rules
 from weightgate.checks import CheckContext
 from weightgate.findings import Finding
+from weightgate.governance.deployment import services_deploying
 
 
 def required_fields(ctx: CheckContext) -> Iterator[Finding]:
@@ -33,9 +35,22 @@ def revalidation_age(ctx: CheckContext) -> Iterator[Finding]:
                           "future", ctx.at(artifact, "last_validated"), artifact.id)
         elif ctx.today - validated > limit:
             age = (ctx.today - validated).days
-            yield Finding(rules.REVALIDATION_OVERDUE, f"{artifact.id}: last validated {validated}, {age} days ago "
-                          f"(policy: at most {ctx.policy.revalidation_days})", ctx.at(artifact, "last_validated"),
-                          artifact.id)
+            # Say which clock ran out: this one (revalidation_days), not the advisory clock (WG703) or an
+            # incident (WG635), so whoever re-validates knows what is asked of them.
+            yield Finding(rules.REVALIDATION_OVERDUE, f"{artifact.id}: the re-validation clock ran out "
+                          f"(`revalidation_days`: {ctx.policy.revalidation_days}): last validated {validated}, "
+                          f"{age} days ago{_production_note(ctx, artifact.id)}", ctx.at(artifact, "last_validated"),
+                          artifact.id, evidence=(("clock", "revalidation_days"),
+                                                 ("last_validated", validated.isoformat()),
+                                                 ("max_age_days", str(ctx.policy.revalidation_days))))
+
+
+def _production_note(ctx: CheckContext, artifact_id: str) -> str:
+    """Which production services run the artifact, so an overdue re-validation reads as the outage risk it is."""
+    globs = ctx.policy.advisories.production_environments
+    names = sorted(s.name for s in services_deploying(ctx.manifest, artifact_id)
+                   if s.environment and any(fnmatch.fnmatchcase(s.environment, g) for g in globs))
+    return f"; production service(s) {', '.join(names)} run it" if names else ""
 
 
 CHECKS = (required_fields, revalidation_age)

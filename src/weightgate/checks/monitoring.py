@@ -35,10 +35,12 @@ def source_incidents(ctx: CheckContext) -> Iterator[Finding]:
                 continue
             when = f"last validated {validated}" if validated else "never recorded as validated"
             note = f" ({incident.note})" if incident.note else ""
-            yield Finding(rules.SOURCE_INCIDENT, f"{artifact.id}: its source matches the incident {incident.pattern!r} "
-                          f"of {incident.date}{note}, and it was {when}, before the incident",
+            yield Finding(rules.SOURCE_INCIDENT, f"{artifact.id}: the incident clock ran out: its source matches "
+                          f"the incident {incident.pattern!r} of {incident.date}{note}, and it was {when}, before the "
+                          "incident",
                           ctx.at(artifact, "last_validated") if validated else ctx.at(artifact, "source"),
-                          artifact.id, evidence=(("incident", incident.pattern), ("date", str(incident.date)),
+                          artifact.id, evidence=(("clock", "incident"), ("incident", incident.pattern),
+                                                 ("date", str(incident.date)),
                                                  ("policy", f"{incident.location.path}:{incident.location.line}")))
 
 

@@ -72,7 +72,7 @@ class ConsoleReporter:
         return [
             f"  {sev} {f.rule.id} {f.rule.name}  {where}{waived}",
             f"           {shown(f.message)}",
-            self._style(f"           fix: {f.rule.fix}", dim=True),
+            self._style(f"           fix: {shown(f.fix_text)}", dim=True),
         ]
 
     def _verdict(self, report: Report) -> str:

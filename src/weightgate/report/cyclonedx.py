@@ -103,6 +103,10 @@ def _add_manifest(bom: Bom, report: Report, manifest: Manifest) -> None:
     deployed = {a for s in manifest.services for a in s.artifacts}
     undeployed = [c for a, c in artifacts.items() if a not in deployed]
     bom.register_dependency(root, [*(c for _, c in services.values()), *undeployed])
+    if report.runtime is not None:
+        from weightgate.report.cyclonedx_runtime import add_runtime
+
+        add_runtime(bom, report.runtime, manifest, artifacts, {name: c for name, (_, c) in services.items()})
 
 
 # --- artifacts ---------------------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ def _finding_item(report: Report, finding: Finding, blob_base: str | None) -> li
     lines = [
         f"- **[{finding.rule.id}]({finding.rule.docs_url}) {finding.rule.name}**{artifact} · {location}",
         f"  {markdown_text(finding.message)}",
-        f"  <br>**Fix:** {markdown_text(finding.rule.fix)}",
+        f"  <br>**Fix:** {markdown_text(finding.fix_text)}",
     ]
     if finding.waived_by is not None:
         waiver = finding.waived_by
@@ -226,7 +226,7 @@ def annotation(report: Report, finding: Finding) -> str:
         if finding.location.column > 1:
             props.append(f"col={finding.location.column}")
     props.append(f"title={escape_property(f'{finding.rule.id} {finding.rule.name} ({finding.severity.value})')}")
-    message = f"{finding.message}\nFix: {finding.rule.fix}"
+    message = f"{finding.message}\nFix: {finding.fix_text}"
     return f"::{_COMMANDS[finding.level]} {','.join(props)}::{escape_data(message)}"
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # reporters import this module; what the views below need is 
     from weightgate.governance.digests import BoundDigest
     from weightgate.governance.inheritance import RestrictionIndex
     from weightgate.lineage import Lineage
+    from weightgate.runtime.facts import RuntimeFacts
 
 
 class Verification(str, enum.Enum):
@@ -84,6 +85,7 @@ class Report:
     offline: bool = False
     governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
     approvals: Mapping[str, tuple[ApprovalView, ...]] = field(default_factory=dict)  # artifact id -> as judged
+    runtime: RuntimeFacts | None = None  # dependency files and advisory matches (None: not gathered, e.g. scan)
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:

@@ -27,6 +27,7 @@ from weightgate.lineage import BaseLink
 from weightgate.manifest import Artifact, Manifest
 from weightgate.report.interface import LookupStatus, Report, lookup_status, verification_of
 from weightgate.rules import REVALIDATION_OVERDUE
+from weightgate.runtime.facts import RuntimeFacts
 
 SCHEMA_ID = "https://weightgate.dev/schemas/report.schema.json"
 # Facts a Report should carry for what the manifest declares, but does not (a Report built by hand, or a
@@ -39,7 +40,7 @@ JsonObject = dict[str, Any]
 def finding_json(report: Report, f: Finding) -> JsonObject:
     return {
         "rule": f.rule.id, "name": f.rule.name, "severity": f.severity.value, "level": f.level.value,
-        "message": f.message, "fix": f.rule.fix, "help_uri": f.rule.docs_url,
+        "message": f.message, "fix": f.fix_text, "help_uri": f.rule.docs_url,
         "path": report.relative(f.location.path), "line": f.location.line,
         "artifact": f.artifact_id or None, "file": f.file_path or None, "confidence": f.confidence,
         "evidence": dict(f.evidence), "fingerprint": f.fingerprint,
@@ -70,8 +71,31 @@ class JsonReporter:
             "findings": [finding_json(report, f) for f in report.findings],
             "artifacts": artifacts_json(report),
             "scanned": [file_json(f) for f in report.scanned],
+            "runtime": runtime_json(report.runtime) if report.runtime is not None else None,
         }
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+# --- runtime -----------------------------------------------------------------------------------------------
+
+def runtime_json(runtime: RuntimeFacts) -> JsonObject:
+    """The runtime facts as gathered (runtime/collect.py): nothing is matched again here."""
+    snapshot = runtime.snapshot
+    return {
+        "advisories": {"status": snapshot.status.value, "location": snapshot.location, "sha256": snapshot.sha256,
+                       "records": snapshot.records, "reason": snapshot.reason,
+                       "newest_modified": snapshot.newest_modified.isoformat() if snapshot.newest_modified else None},
+        "files": [{"owner_kind": f.owner_kind.value, "owner": f.owner, "path": f.path, "kind": f.kind.value,
+                   "status": f.status.value, "sha256": f.sha256, "problems": len(f.problems), "reason": f.reason,
+                   "requirements": [{"name": r.name, "specifier": r.specifier, "version": r.version, "line": r.line}
+                                    for r in f.requirements]} for f in runtime.files],
+        "vulnerable": [{"owner": v.file.owner, "path": v.file.path, "package": v.requirement.name,
+                        "version": v.requirement.version or "",
+                        "advisories": [{"id": a.id, "aliases": list(a.aliases), "fixed": list(a.fixed),
+                                        "severity": a.rating.label if a.rating else None,
+                                        "score": a.rating.score if a.rating and a.rating.vector else None}
+                                       for a in v.advisories]} for v in runtime.vulnerable],
+    }
 
 
 # --- artifacts ---------------------------------------------------------------------------------------------

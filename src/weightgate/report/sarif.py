@@ -96,7 +96,7 @@ def _result(finding: Finding, rule_index: int, report: Report) -> SarifObject:
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index,
         "level": finding.level.value,
-        "message": {"text": f"{shown(finding.message)}\n\nHow to fix: {finding.rule.fix}"},
+        "message": {"text": f"{shown(finding.message)}\n\nHow to fix: {shown(finding.fix_text)}"},
         "locations": [_location(finding, report)],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": _result_properties(finding),
