@@ -199,8 +199,9 @@ class _Judge:
         if target.kind is TargetKind.UNRESOLVED or not target.complete:
             yield from self.local_or_unknown(load)
             return
-        yield self.finding(rules.CODE_LOAD_PUBLIC_HUB, load, f"torch.hub.load({_shown(target.text)}) pulls from "
-                           f"{TORCH_HUB_HOST} at run time, around the manifest")
+        if is_public_host(TORCH_HUB_HOST, self.policy.public_hubs):
+            yield self.finding(rules.CODE_LOAD_PUBLIC_HUB, load, f"torch.hub.load({_shown(target.text)}) pulls "
+                               f"from {TORCH_HUB_HOST} at run time, around the manifest")
         ref = target.text.partition(":")[2]
         if not COMMIT_SHA1.match(ref):
             why = f"ref {_shown(ref)} is not a full 40-hex commit" if ref else "no ref: the default branch moves"
