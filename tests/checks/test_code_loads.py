@@ -4,6 +4,7 @@ Python files. One line per load form: what fires, and the near miss that must no
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COMMIT, SHARED, Workspace
+from conftest import COMMIT, REPO_ROOT, SHARED, Workspace
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_NOTHING_CHECKED, EXIT_PASS
 from weightgate.rules import Severity
@@ -323,3 +324,17 @@ def test_more_loads_than_listed_is_said(tmp_path):
     report = run_scan(ScanOptions(paths=(tmp_path / "app.py",), code_only=True, source_root=tmp_path))
     rules = [f.rule.id for f in report.active_findings]
     assert rules.count("WG724") == 1000 and rules.count("WG728") == 1
+
+
+def test_readme_example_reports_what_its_comments_say(tmp_path):
+    """README's code-loads example: each line's trailing comment names the rules it fires, or says it passes."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("<!-- code-loads-example:start -->\n```python\n", 1)[1].split("```\n", 1)[0]
+    expected = {number: set(re.findall(r"WG\d{3}", line.split("#", 1)[1]))
+                for number, line in enumerate(block.splitlines(), 1) if "  # " in line}
+    assert any(not rules for rules in expected.values()), "the example shows a load that passes"
+    report = scan_code(tmp_path, block)
+    found: dict[int, set[str]] = {number: set() for number in expected}
+    for f in report.active_findings:
+        found.setdefault(f.location.line, set()).add(f.rule.id)
+    assert found == expected
