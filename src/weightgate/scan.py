@@ -246,7 +246,7 @@ def _code_findings(group: _Group, relative: str, policy: Policy,
     """One Python file read (bounded, never through a symlink) and judged; its facts name it as reported."""
     shown = group.display(relative)
     path = group.root / relative
-    source = _read_source(path)
+    source = _read_source(path, group.root)
     if isinstance(source, str):
         facts = FileFacts(shown, FileStatus.UNREADABLE, path.as_uri() if path.is_absolute() else shown,
                           reason=source)
@@ -256,9 +256,15 @@ def _code_findings(group: _Group, relative: str, policy: Policy,
     return facts, list(source_findings(scan_source(source), shown, path, policy, coverage))
 
 
-def _read_source(path: Path) -> bytes | str:
-    """The file's bytes, or why they were not read: a symlink is never followed and a FIFO or device never
-    waited on; more than MAX_SOURCE_BYTES is not read whole."""
+def _read_source(path: Path, root: Path) -> bytes | str:
+    """The file's bytes, or why they were not read: a symlink is followed only to a file inside the group's
+    folder (as the content scan does), a FIFO or device is never waited on, and more than MAX_SOURCE_BYTES is
+    not read whole."""
+    if path.is_symlink():
+        real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+        if top not in real.parents:
+            return "a symlink leading out of the scanned folder: not followed"
+        path = real
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:

@@ -4,6 +4,7 @@ Python files. One line per load form: what fires, and the near miss that must no
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import pytest
 from conftest import COMMIT, REPO_ROOT, SHARED, Workspace
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_INPUT_ERROR, EXIT_NOTHING_CHECKED, EXIT_PASS
+from weightgate.jsonschemas import schema_errors
+from weightgate.report.json import JsonReporter
 from weightgate.rules import Severity
 from weightgate.scan import ScanOptions, run_scan
 
@@ -242,13 +245,36 @@ def test_declared_encoding_is_honoured(tmp_path):
     assert fired(report) == {"WG724"}
 
 
-def test_a_symlink_is_not_followed(tmp_path):
+def test_a_symlink_out_of_the_folder_is_not_followed(tmp_path):
     (tmp_path / "real.py").write_text("import torch\ntorch.load('https://example.com/m.pt')\n")
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "link.py").symlink_to(tmp_path / "real.py")
     report = run_scan(ScanOptions(paths=(tmp_path / "app",), code_only=True, source_root=tmp_path))
     (finding,) = report.active_findings
     assert finding.rule.id == "WG728" and "symlink" in finding.message
+
+
+def test_a_symlink_inside_the_folder_is_read(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "real.py").write_text("import torch\ntorch.load('https://example.com/m.pt')\n")
+    (tmp_path / "app" / "link.py").symlink_to(tmp_path / "app" / "real.py")
+    report = run_scan(ScanOptions(paths=(tmp_path / "app",), code_only=True, source_root=tmp_path))
+    assert sorted((f.rule.id, Path(f.location.path).name) for f in report.active_findings) == [
+        ("WG724", "link.py"), ("WG724", "real.py")]
+
+
+def test_fifo_is_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "pipe.py")
+    report = run_scan(ScanOptions(paths=(tmp_path,), code_only=True, source_root=tmp_path))
+    (finding,) = report.active_findings
+    assert finding.rule.id == "WG728" and "regular file" in finding.message
+
+
+def test_json_report_of_a_code_scan_matches_its_schema(tmp_path):
+    report = scan_code(tmp_path, "import torch\ntorch.load('https://example.com/m.pt', weights_only=False)\n")
+    doc = json.loads(JsonReporter().render(report))
+    assert schema_errors("report", doc) == []
+    assert {f["rule"] for f in doc["findings"]} == {"WG723", "WG724"}
 
 
 # --- the scan command ------------------------------------------------------------------------------------------
