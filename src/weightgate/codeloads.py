@@ -178,8 +178,8 @@ def scan_source(source: bytes) -> SourceScan:
         # ast.parse on bytes honours the PEP 263 coding line, as the interpreter would.
         tree = ast.parse(source, type_comments=False)
     except SyntaxError as exc:
-        return SourceScan(unreadable=f"not valid Python for this interpreter: {exc.msg}", unreadable_line=exc.lineno
-                          or 1)
+        line = exc.lineno or 1
+        return SourceScan(unreadable=f"not valid Python for this interpreter: {exc.msg}", unreadable_line=line)
     except (ValueError, RecursionError, MemoryError) as exc:
         return SourceScan(unreadable=f"cannot be parsed: {type(exc).__name__}")
     try:
