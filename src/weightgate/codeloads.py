@@ -498,20 +498,26 @@ class _Reader:
 
     # arguments
 
-    def keywords(self, call: ast.Call, scope: _Scope) -> dict[str, ast.expr]:
-        """Keyword arguments, with `**{...}` and `**CONSTANT_DICT` spread out."""
+    def keywords(self, call: ast.Call, scope: _Scope) -> tuple[dict[str, ast.expr], bool]:
+        """Keyword arguments, with `**{...}` and `**CONSTANT_DICT` spread out; and whether some arguments are
+        unknown (`**kwargs`, `*args`, a dict with computed keys), so that a missing one may be there after all."""
         found: dict[str, ast.expr] = {}
+        unknown = any(isinstance(a, ast.Starred) for a in call.args)
         for keyword in call.keywords:
             if keyword.arg is not None:
                 found[keyword.arg] = keyword.value
                 continue
             spread = self._literal(keyword.value, scope, 0)
-            if isinstance(spread, ast.Dict):
-                for k, v in zip(spread.keys, spread.values, strict=True):
-                    key = self.value(k, scope) if k is not None else None
-                    if key is not None and key.complete:
-                        found[key.text] = v
-        return found
+            if not isinstance(spread, ast.Dict):
+                unknown = True
+                continue
+            for k, v in zip(spread.keys, spread.values, strict=True):
+                key = self.value(k, scope) if k is not None else None
+                if key is not None and key.complete:
+                    found[key.text] = v
+                else:
+                    unknown = True
+        return found, unknown
 
     # loads
 
@@ -524,7 +530,7 @@ class _Reader:
             api = FROM_PRETRAINED
         if api is None:
             return None
-        keywords = self.keywords(call, scope)
+        keywords, unknown_arguments = self.keywords(call, scope)
         target_node = _argument(call, keywords, api.target_position, api.target_keywords)
         revision_node = _argument(call, keywords, api.revision_position, ("revision",))
         trust = keywords.get("trust_remote_code")
@@ -535,9 +541,10 @@ class _Reader:
         weights_only_node = keywords.get("weights_only")
         return ModelLoad(
             api=api, line=call.lineno, column=call.col_offset + 1,
-            target=self._target(api, target_node, scope),
+            target=self._target(api, target_node, scope, unknown_arguments),
             revision=self.value(revision_node, scope) if revision_node is not None else None,
-            revision_given=revision_node is not None,
+            # `f(**options)`: a revision may be among them, but not one the scan can read.
+            revision_given=revision_node is not None or unknown_arguments,
             # A switch that is not a constant may be on: counted as on, and said so.
             trust_remote_code=None if trust is None else (trust_value is not False),
             trust_remote_code_constant=trust is None or trust_value is not None,
@@ -555,9 +562,10 @@ class _Reader:
                 return f"{name}=False"
         return None
 
-    def _target(self, api: LoadApi, node: ast.expr | None, scope: _Scope) -> Target:
+    def _target(self, api: LoadApi, node: ast.expr | None, scope: _Scope, unknown_arguments: bool) -> Target:
         if node is None:
-            return Target(TargetKind.DEFAULT if api.name == "pipeline" else TargetKind.UNRESOLVED)
+            default = api.name == "pipeline" and not unknown_arguments
+            return Target(TargetKind.DEFAULT if default else TargetKind.UNRESOLVED)
         value = self.value(node, scope)
         if value is None:
             return Target(TargetKind.UNRESOLVED)

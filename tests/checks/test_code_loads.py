@@ -58,6 +58,10 @@ CASES = [
     ("pipeline-model-positional", "import transformers\ntransformers.pipeline('fill-mask', 'org/m')",
      {"WG720", "WG721"}),
     ("pipeline-default-model", "from transformers import pipeline\npipeline('sentiment-analysis')", {"WG720"}),
+    ("pipeline-kwargs-spread", "from transformers import pipeline\ndef f(conf):\n    return pipeline(**conf)",
+     {"WG727"}),
+    ("hub-id-options-spread", "from transformers import AutoModel\ndef f(**options):\n"
+     "    return AutoModel.from_pretrained('org/m', **options)", {"WG720", "WG721"}),
     ("sentence-transformer", "from sentence_transformers import SentenceTransformer\n"
      "SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2')", {"WG720", "WG721"}),
     ("cross-encoder-pinned", f"from sentence_transformers import CrossEncoder\n"
