@@ -169,7 +169,7 @@ class _Judge:
             why = f"revision {_shown(revision.text)} is not a full 40-hex commit (branches and tags move)"
         yield self.finding(rules.CODE_LOAD_UNPINNED, load, f"{load.api.name}({_shown(load.target.text)}): {why}")
 
-    def remote_url(self, load: ModelLoad, *, public: bool = True) -> Iterator[Finding]:
+    def remote_url(self, load: ModelLoad) -> Iterator[Finding]:
         """Hub and pin rules for a URL; nothing when the URL lies inside an artifact's mirror."""
         url = load.target.text
         if self.coverage is not None and self.coverage.covers_uri(url):
@@ -178,7 +178,7 @@ class _Judge:
         scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
         if scheme == "hf":
             host = DEFAULT_HUB
-        if public and is_public_host(host, self.policy.public_hubs):
+        if is_public_host(host, self.policy.public_hubs):
             yield self.finding(rules.CODE_LOAD_PUBLIC_HUB, load, f"{load.api.name}({_shown(url)}) pulls from "
                                f"{host} at run time, around the manifest")
         if not load.target.complete:
