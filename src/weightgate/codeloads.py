@@ -278,6 +278,7 @@ def _scan_tree(tree: ast.Module) -> SourceScan:
     module = _Scope()
     _collect_bindings(module, tree.body, imports, stars)
     reader = _Reader(imports, tuple(stars))
+    reader.hub_endpoint = _hub_endpoint(tree, reader, module)
     loads: list[ModelLoad] = []
     pending: list[tuple[ast.AST, _Scope]] = [(tree, module)]
     seen = 0
@@ -303,12 +304,28 @@ def _scan_tree(tree: ast.Module) -> SourceScan:
     return SourceScan(tuple(sorted(loads, key=lambda m: (m.line, m.column))))
 
 
+def _hub_endpoint(tree: ast.Module, reader: _Reader, module: _Scope) -> str | None:
+    """`os.environ["HF_ENDPOINT"] = "https://hub.internal"` at module level: where this file's hub ids go (set
+    before any load runs; `setdefault` is not counted, since the environment may already say otherwise)."""
+    found: str | None = None
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if isinstance(target, ast.Subscript) and reader.qualified_name(target.value, module) == "os.environ":
+                key, value = reader.value(target.slice, module), reader.value(node.value, module)
+                if key is not None and key.text == "HF_ENDPOINT":
+                    found = value.text if value is not None and value.complete else None
+    return found
+
+
 class _Reader:
     """Resolves callees and argument values against the file's imports and bindings."""
 
     def __init__(self, imports: dict[str, str], stars: tuple[str, ...]) -> None:
         self.imports = imports
         self.stars = stars
+        self.hub_endpoint: str | None = None  # HF_ENDPOINT as the file sets it
 
     # callees
 
@@ -551,7 +568,7 @@ class _Reader:
             unsafe_switch=unsafe,
             weights_only=self.flag(weights_only_node, scope) if weights_only_node is not None else None,
             torch_hub_source=_text(self.value(source, scope)) if source is not None else None,
-            endpoint=_text(self.value(endpoint, scope)) if endpoint is not None else None,
+            endpoint=_text(self.value(endpoint, scope)) if endpoint is not None else self.hub_endpoint,
         )
 
     def _unsafe_switch(self, api: LoadApi, keywords: dict[str, ast.expr], scope: _Scope) -> str | None:

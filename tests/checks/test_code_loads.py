@@ -57,6 +57,12 @@ CASES = [
      {"WG720", "WG721"}),
     ("pipeline-model-positional", "import transformers\ntransformers.pipeline('fill-mask', 'org/m')",
      {"WG720", "WG721"}),
+    ("from_pretrained-pinned-hf-endpoint-set", f"import os\nos.environ['HF_ENDPOINT'] = '{INTERNAL}'\n"
+     f"from transformers import AutoModel\nAutoModel.from_pretrained('org/m', revision='{COMMIT}')", set()),
+    ("hf-endpoint-setdefault-not-counted", f"import os\nos.environ.setdefault('HF_ENDPOINT', '{INTERNAL}')\n"
+     f"from transformers import AutoModel\nAutoModel.from_pretrained('org/m', revision='{COMMIT}')", {"WG720"}),
+    ("hf-endpoint-public", "import os\nos.environ['HF_ENDPOINT'] = 'https://hf.co'\n"
+     f"from transformers import AutoModel\nAutoModel.from_pretrained('org/m', revision='{COMMIT}')", {"WG720"}),
     ("pipeline-default-model", "from transformers import pipeline\npipeline('sentiment-analysis')", {"WG720"}),
     ("pipeline-kwargs-spread", "from transformers import pipeline\ndef f(conf):\n    return pipeline(**conf)",
      {"WG727"}),

@@ -141,14 +141,15 @@ class _Judge:
 
     def hub_load(self, load: ModelLoad) -> Iterator[Finding]:
         target = load.target
+        host = ((urlsplit(load.endpoint).hostname or DEFAULT_HUB) if load.endpoint else DEFAULT_HUB).lower()
         if target.kind is TargetKind.DEFAULT:
-            yield self.finding(rules.CODE_LOAD_PUBLIC_HUB, load, f"{load.api.name}() names no model: transformers "
-                               f"downloads the task's default model from {DEFAULT_HUB}")
+            if is_public_host(host, self.policy.public_hubs):
+                yield self.finding(rules.CODE_LOAD_PUBLIC_HUB, load, f"{load.api.name}() names no model: "
+                                   f"transformers downloads the task's default model from {host}")
         elif target.kind is TargetKind.HUB_ID:
             if self.coverage is not None and self.coverage.covers_path(target.text, self.source_file):
                 return  # a folder inside an artifact's mirror, named like a hub id
-            host = (urlsplit(load.endpoint).hostname or DEFAULT_HUB) if load.endpoint else DEFAULT_HUB
-            if is_public_host(host.lower(), self.policy.public_hubs):
+            if is_public_host(host, self.policy.public_hubs):
                 yield self.finding(rules.CODE_LOAD_PUBLIC_HUB, load, f"{load.api.name}({_shown(target.text)}) "
                                    f"pulls from {host} at run time, around the manifest")
             yield from self.hub_revision(load)
