@@ -232,10 +232,18 @@ def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, sarif_pa
 @click.option("--only-model-files", is_flag=True, help="Pass over files whose content is plain text, empty or no "
               "known format, whatever their names (the pre-commit hook hands over every committed file); "
               "finding none to scan then exits 0.")
+@click.option("--only-code", is_flag=True, help="Read only Python source for model loads around the gate (every "
+              "file named, *.py under folders); skip the content inspectors. The application-repository hook.")
+@click.option("--manifest", "manifest_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Deployment manifest: code loads of local paths outside every artifact's mirror are reported.")
 def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, bom_path: Path | None,
          json_path: Path | None, fmt: str, fail_on: str | None, workers: int | None, source_root: Path,
-         quiet: bool, reproducible: bool = False, only_model_files: bool = False) -> None:
+         quiet: bool, reproducible: bool = False, only_model_files: bool = False, only_code: bool = False,
+         manifest_path: Path | None = None) -> None:
     """Scan model files and folders (recursively) with the content inspectors; no manifest needed.
+
+    Python files are also read (never imported) for model loads around the gate: hub ids, URLs, downloads,
+    remote code, unsafe deserialisation (WG720-WG728).
 
     Exit 0 clean, 1 findings at or above the fail level, 2 usage or input error, 3 nothing found to scan.
     Usable as a pre-commit hook: `weightgate scan FILE...`."""
@@ -244,14 +252,18 @@ def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, 
     from weightgate.scan import ScanOptions, run_scan
     from weightgate.verify import DEFAULT_WORKERS
 
+    if only_code and only_model_files:
+        raise click.UsageError("--only-code and --only-model-files select different files; pass one of them")
     report = run_scan(ScanOptions(paths=paths, policy=policy, fail_on=FailOn(fail_on) if fail_on else None,
                                   workers=workers or DEFAULT_WORKERS, source_root=source_root,
                                   timestamp=_report_timestamp(reproducible, None),
-                                  model_files_only=only_model_files))
+                                  model_files_only=only_model_files, code_only=only_code,
+                                  manifest=manifest_path))
     if not report.scanned and only_model_files:
         sys.exit(EXIT_PASS)  # a commit of text and images: no model file among them
     if not report.scanned:
-        click.echo(shown(f"weightgate: no files found to scan in {', '.join(map(str, paths))}"), err=True)
+        what = "Python files" if only_code else "files"
+        click.echo(shown(f"weightgate: no {what} found to scan in {', '.join(map(str, paths))}"), err=True)
         sys.exit(EXIT_NOTHING_CHECKED)
     _write_reports(report, sarif_path, bom_path, json_path, None)
     if not quiet:

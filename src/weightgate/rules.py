@@ -833,3 +833,83 @@ ADVISORIES_NOT_CONFIGURED = _rule(
     "Add `advisories: {snapshot: PATH, sha256: ...}` to the policy; `weightgate advisories update` fetches a "
     "snapshot from an internal mirror of the OSV PyPI export and prints its sha256.",
 )
+
+# WG720-WG739: application code that loads models around the gate (`weightgate scan` on Python source).
+CODE_LOAD_PUBLIC_HUB = _rule(
+    "WG720", "code-load-public-hub", "Code loads a model from a public hub at run time", H,
+    "Application code calls `from_pretrained`, `pipeline`, `SentenceTransformer`, `hf_hub_download`, "
+    "`snapshot_download` or `torch.hub.load` with a hub id (or a URL on a public hub), so the service pulls "
+    "whatever the hub serves at deploy or start time: bytes the manifest never pinned and the gate never "
+    "verified. `pipeline(task)` without a model picks the task's default model from huggingface.co. Half of "
+    "organisations pull models this way, around their controls.",
+    "Declare the model as an artifact in the manifest, mirror it internally, and load it from the verified "
+    "mirror path (or set `HF_ENDPOINT` to the internal mirror and pin the revision).",
+)
+CODE_LOAD_UNPINNED = _rule(
+    "WG721", "code-load-unpinned", "Code loads a model by hub id or URL without a pinned revision", H,
+    "A hub id without `revision=` (or with a branch, tag or a value the static read cannot follow) resolves to "
+    "whatever `main` points at when the code runs; a URL without a commit or content digest serves whatever "
+    "is uploaded there next. The bytes loaded in production can so change without any commit or review.",
+    "Pass `revision=\"<40-hex commit>\"` as a constant (for torch.hub: `owner/repo:<commit>`), or load from a "
+    "URL that carries the commit or sha256 of the file.",
+)
+CODE_LOAD_REMOTE_CODE = _rule(
+    "WG722", "code-load-remote-code", "Code loads a model with remote code enabled", C,
+    "`trust_remote_code=True` makes transformers and sentence-transformers import the Python files that come "
+    "with the model (`auto_map`), and `torch.hub.load` from GitHub always imports the repository's "
+    "`hubconf.py`: code chosen by whoever controls the repository runs in the service. A switch that is not a "
+    "constant may be on and is reported the same way.",
+    "Remove `trust_remote_code=True` (use a model class built into the library), or vendor and review the "
+    "code and load it from a pinned, mirrored artifact; for torch.hub, vendor the model definition.",
+)
+CODE_LOAD_UNSAFE_DESERIALIZATION = _rule(
+    "WG723", "code-load-unsafe-deserialization", "Code switches off a loader's safe mode", C,
+    "`torch.load(..., weights_only=False)` unpickles arbitrary objects, so the file can run any code when it is "
+    "loaded; `keras.saving.load_model(..., safe_mode=False)` deserialises Lambda layers (Python bytecode). "
+    "Whatever file reaches that call, from a mirror or not, can run code in the service.",
+    "Load with `weights_only=True` (the default since torch 2.6) or `safe_mode=True`; convert the checkpoint to "
+    "safetensors if it needs more than tensors.",
+)
+CODE_LOAD_REMOTE_PICKLE = _rule(
+    "WG724", "code-load-remote-pickle", "Code unpickles a model fetched from a URL or a download", C,
+    "`torch.load`, `joblib.load`, `pickle.load(s)`, `dill`, `cloudpickle`, `pandas.read_pickle` or "
+    "`torch.hub.load_state_dict_from_url` is given a URL, or the result of a download (`hf_hub_download`, "
+    "`urlopen`, `requests.get`, `keras.utils.get_file`): a pickle runs code on load, and these bytes were "
+    "fetched at run time, never pinned or scanned. With `weights_only=True` the unpickler is restricted and the "
+    "finding is high rather than critical.",
+    "Declare the file as an artifact, mirror and verify it with weightgate, and load it from the verified mirror "
+    "path; prefer safetensors.",
+)
+CODE_LOAD_REMOTE_SAVED_MODEL = _rule(
+    "WG725", "code-load-remote-saved-model", "Code loads a Keras or TensorFlow model from a remote path", H,
+    "`keras.saving.load_model` or `tf.saved_model.load` is given a URL or bucket path (`gs://`, `s3://`, "
+    "`https://`, `hf://`) or a downloaded file: a SavedModel's graph and a Keras model's config are run as "
+    "loaded, from bytes the gate never verified.",
+    "Declare the model as an artifact, mirror and verify it with weightgate, and load it from the verified "
+    "mirror path.",
+)
+CODE_LOAD_UNMANAGED_PATH = _rule(
+    "WG726", "code-load-unmanaged-path", "Code loads a model from a path no artifact's mirror covers", H,
+    "With `--manifest`, every local path (or remote location) that application code loads a model from must "
+    "lie inside an artifact's mirror, the location whose bytes the gate verifies. A load from anywhere else "
+    "reads files nobody pinned.",
+    "Point the load at the mirror of the artifact it should read (or declare a new artifact whose mirror is "
+    "that path).",
+)
+CODE_LOAD_UNRESOLVED = _rule(
+    "WG727", "code-load-unresolved", "Code loads a model from a value the static read cannot follow", M,
+    "The model named by `from_pretrained`, `pipeline`, `SentenceTransformer`, `torch.hub.load` or a Keras or "
+    "TensorFlow loader comes from a function parameter, the environment, a config file or another module, so "
+    "the scan cannot tell whether it is a hub id, a URL or a verified mirror path. What was not checked is "
+    "reported, not passed over.",
+    "Load from a module-level constant naming the artifact's mirror path, or review the value's origin and "
+    "waive this file's digest in the policy.",
+)
+CODE_SOURCE_UNREADABLE = _rule(
+    "WG728", "code-source-unreadable", "A Python file could not be read for model loads", M,
+    "The file is larger than the scan reads, not valid Python for the interpreter running weightgate (syntax, "
+    "encoding, null bytes), nested too deeply, or could not be opened (a symlink, a special file), so the "
+    "model loads in it are unknown.",
+    "Fix the syntax or encoding (or run weightgate with the Python version the code targets); split generated "
+    "files, or exclude them from the hook if they never load models.",
+)

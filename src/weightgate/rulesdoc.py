@@ -6,7 +6,7 @@ from weightgate.rules import RULES
 
 _FAMILIES = {
     "1": "Manifest and policy validity", "2": "References and sources", "3": "Integrity", "4": "Formats",
-    "5": "Content", "6": "Governance",
+    "5": "Content", "6": "Governance", "7": "Runtime: dependencies and code that loads models",
 }
 
 

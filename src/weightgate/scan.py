@@ -9,11 +9,18 @@ A group has an artifact digest, computed exactly as for a manifest artifact whos
 (for a single file: its folder holding only that file), so a policy waiver written for `check` clears the
 same finding in `scan`, and custom loading code (WG530) is judged per group. Chat-template files
 (`*.jinja`) are judged by their path, as `check` judges them (WG535/WG536).
+
+Python source (`*.py`, and with `--only-code` any file named on the command line) is read with `ast`, never
+imported, for model loads around the gate (WG720-WG728, `checks/code_loads.py`); with a manifest, loads of
+local paths outside every artifact's mirror are reported too. `--only-code` skips the content inspectors: the
+pre-commit hook for application repositories.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
+import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -22,13 +29,15 @@ from pathlib import Path
 
 from weightgate import __version__, rules
 from weightgate.checks.chat_templates import template_file_findings
+from weightgate.checks.code_loads import MirrorCoverage, manifest_coverage, source_findings
 from weightgate.checks.custom_code import custom_code_finding, find_custom_code
 from weightgate.checks.formats import issue_findings, judge_extension, judge_format
+from weightgate.codeloads import MAX_SOURCE_BYTES, SourceScan, scan_source
 from weightgate.errors import InputFileError
-from weightgate.facts import FileFacts, FileStatus
+from weightgate.facts import FileFacts, FileStatus, artifact_digest
 from weightgate.findings import Finding, Location, sort_key
 from weightgate.formats import Format
-from weightgate.manifest import PinnedFile
+from weightgate.manifest import PinnedFile, load_manifest
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.local import LocalMirror
 from weightgate.policy import FailOn, Policy, load_policy
@@ -55,7 +64,12 @@ class ScanOptions:
     # The pre-commit hook hands over every committed file (a pickle may be named config.p or weights.dat):
     # the content decides, and files that are plain text, empty or no known format are passed over.
     model_files_only: bool = False
+    # Application repositories: only Python source, read for model loads; content inspectors are skipped.
+    code_only: bool = False
+    manifest: Path | None = None  # loads of local paths outside its artifacts' mirrors are reported
 
+
+PYTHON_SUFFIXES = (".py", ".pyw")
 
 # What --only-model-files passes over: content that no loader deserialises and no inspector objects to.
 PASSED_OVER = frozenset({Format.TEXT, Format.EMPTY, Format.UNKNOWN})
@@ -84,6 +98,9 @@ def run_scan(options: ScanOptions) -> Report:
     groups = [_group(path) for path in options.paths]
     if sum(len(g.files) for g in groups) > MAX_SCAN_FILES:
         raise InputFileError(f"more than {MAX_SCAN_FILES} files to scan", hint="scan narrower folders")
+    coverage = _coverage(options)
+    if options.code_only:
+        return _code_scan(options, policy, timestamp, groups, coverage)
     results = verify_artifacts([_job(g) for g in groups], options.workers)
     findings: list[Finding] = []
     scanned: list[FileFacts] = []
@@ -95,6 +112,9 @@ def run_scan(options: ScanOptions) -> Report:
             files = [f for f in files if not _passed_over(f)]
         group_findings = [*(finding for f in files for finding in _file_findings(f, policy)),
                           *(() if options.model_files_only else _custom_code(group, artifact.files))]
+        if not options.model_files_only:
+            group_findings += [finding for relative in group.files if relative.endswith(PYTHON_SUFFIXES)
+                               for finding in _code_findings(group, relative, policy, coverage)[1]]
         if digest is not None:
             digests.update({f.path: digest for f in files} | {group.label: digest})
             group_findings = [replace(f, evidence=(*f.evidence, ("artifact_digest", digest))) for f in group_findings]
@@ -177,3 +197,84 @@ def _custom_code(group: _Group, files: tuple[FileFacts, ...]) -> Iterator[Findin
     found = find_custom_code(group.files, [f for f in files if f.verified])
     if found is not None:
         yield custom_code_finding(found, Location(group.display(found.first_path), 1), group.label)
+
+
+# --- Python source: model loads around the gate ----------------------------------------------------------------
+
+def _coverage(options: ScanOptions) -> MirrorCoverage | None:
+    if options.manifest is None:
+        return None
+    loaded = load_manifest(options.manifest)
+    if loaded.manifest is None:
+        first = loaded.findings[0]
+        raise InputFileError(f"{options.manifest} is not a valid manifest: {first.message}",
+                             hint=f"run `weightgate check --offline {options.manifest}` and fix it first")
+    return manifest_coverage(loaded.manifest, options.source_root)
+
+
+def _code_scan(options: ScanOptions, policy: Policy, timestamp: datetime.datetime, groups: list[_Group],
+               coverage: MirrorCoverage | None) -> Report:
+    """Python files only: every file named on the command line, and *.py / *.pyw under folders."""
+    findings: list[Finding] = []
+    scanned: list[FileFacts] = []
+    digests: dict[str, str] = {}
+    for group in groups:
+        sources = group.files if group.single else tuple(f for f in group.files if f.endswith(PYTHON_SUFFIXES))
+        group_facts: list[FileFacts] = []
+        group_findings: list[Finding] = []
+        for relative in sources:
+            facts, found = _code_findings(group, relative, policy, coverage)
+            group_facts.append(facts)
+            group_findings += found
+        if group_facts and all(f.verified for f in group_facts):
+            digest = artifact_digest((f.path, f.sha256, f.size) for f in group_facts)
+            digests.update({f.path: digest for f in group_facts} | {group.label: digest})
+            group_findings = [replace(f, evidence=(*f.evidence, ("artifact_digest", digest))) for f in group_findings]
+        findings += group_findings
+        scanned += group_facts
+    today = options.today or datetime.datetime.now(datetime.timezone.utc).date()
+    findings = apply_waivers(findings, policy, digests, today)
+    return Report(
+        tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
+        findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
+        scanned=tuple(scanned),
+    )
+
+
+def _code_findings(group: _Group, relative: str, policy: Policy,
+                   coverage: MirrorCoverage | None) -> tuple[FileFacts, list[Finding]]:
+    """One Python file read (bounded, never through a symlink) and judged; its facts name it as reported."""
+    shown = group.display(relative)
+    path = group.root / relative
+    source = _read_source(path, group.root)
+    if isinstance(source, str):
+        facts = FileFacts(shown, FileStatus.UNREADABLE, path.as_uri() if path.is_absolute() else shown,
+                          reason=source)
+        return facts, list(source_findings(SourceScan(unreadable=source), shown, path, policy, coverage))
+    facts = FileFacts(shown, FileStatus.VERIFIED, shown, hashlib.sha256(source).hexdigest(), len(source),
+                      Format.TEXT)
+    return facts, list(source_findings(scan_source(source), shown, path, policy, coverage))
+
+
+def _read_source(path: Path, root: Path) -> bytes | str:
+    """The file's bytes, or why they were not read: a symlink is followed only to a file inside the group's
+    folder (as the content scan does), a FIFO or device is never waited on, and more than MAX_SOURCE_BYTES is
+    not read whole."""
+    if path.is_symlink():
+        real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+        if top not in real.parents:
+            return "a symlink leading out of the scanned folder: not followed"
+        path = real
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink: not followed"
+        return f"cannot be opened: {exc.strerror or exc}"
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file: not read"
+        data = handle.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        return f"larger than {MAX_SOURCE_BYTES} bytes: not parsed"
+    return data

@@ -56,6 +56,8 @@ def test_scan_hook_files(path, selected):
 def test_hook_entries_are_weightgate_commands():
     assert HOOKS["weightgate-manifest"]["entry"] == "weightgate check --offline"
     assert HOOKS["weightgate-scan"]["entry"] == "weightgate scan --only-model-files"
+    assert HOOKS["weightgate-code-loads"]["entry"] == "weightgate scan --only-code"
+    assert HOOKS["weightgate-code-loads"]["types"] == ["python"]  # identify's tag: *.py, *.pyw and python shebangs
     assert all(hook["language"] == "python" for hook in HOOKS.values())
 
 
@@ -71,6 +73,22 @@ def test_offline_check_imports_nothing_heavy():
     """)
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.split(maxsplit=1)[1].strip() == "[]", result.stdout
+
+
+def test_code_hook_imports_nothing_heavy(tmp_path):
+    """The code hook runs on every commit of application code: a static read, with no model library, hub client,
+    BOM library or fickling imported."""
+    app = tmp_path / "app.py"
+    app.write_text("from transformers import AutoModel\nAutoModel.from_pretrained('someone/random-model')\n")
+    code = textwrap.dedent(f"""
+        import sys
+        from weightgate.cli import main
+        code = main(["scan", "--only-code", "-q", {str(app)!r}])
+        heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({(*HEAVY_MODULES, "transformers", "torch")!r}))
+        print(code, heavy)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["1", "[]"], result.stdout
 
 
 # --- pre-commit try-repo -----------------------------------------------------------------------------------
@@ -153,3 +171,28 @@ def test_scan_hook_blocks_a_committed_pickle(hook_repo, pre_commit_home, user_re
     assert "config.p" in output and "pickle" in output
     assert re.search(r"weightgate scan \(model files\)\.+Failed", result.stdout)
 
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_code_hook_blocks_a_deploy_time_hub_pull(hook_repo, pre_commit_home, user_repo):
+    service = user_repo / "service"
+    service.mkdir()
+    (service / "serve.py").write_text(textwrap.dedent(f"""
+        from transformers import AutoModel
+        MODEL_DIR = "/models/support-chat"  # where the verified mirror is deployed
+        model = AutoModel.from_pretrained(MODEL_DIR)
+        with open("README.md") as fh:  # no model: nothing to say
+            fh.read()
+        REVISION = "{COMMIT}"
+    """))
+    result = try_repo(hook_repo, pre_commit_home, user_repo, "weightgate-code-loads")
+    assert result.returncode == 0, result.stdout + result.stderr  # near miss: a local path, no manifest asked
+
+    (service / "tokenizer.py").write_text("import transformers as tf\n"
+                                          "tok = tf.AutoTokenizer.from_pretrained(f\"{'someone'}/random-model\")\n")
+    result = try_repo(hook_repo, pre_commit_home, user_repo, "weightgate-code-loads")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "WG720 code-load-public-hub" in output and "service/tokenizer.py" in output
+    assert re.search(r"weightgate code loads \(application code\)\.+Failed", result.stdout)
