@@ -107,6 +107,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
         manifest=manifest, facts=facts, offline=options.offline, governance=governance, approvals=approvals,
+        manifest_path=options.manifest,
     )
 
 

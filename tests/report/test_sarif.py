@@ -50,7 +50,7 @@ def test_run_header(report):
     assert driver["name"] == "weightgate"
     assert driver["version"] == driver["semanticVersion"] == report.tool_version
     assert driver["informationUri"].startswith("https://")
-    assert run["automationDetails"]["id"] == "weightgate/check/"
+    assert run["automationDetails"]["id"] == "weightgate/check/deploy/models.yaml/"
     assert run["invocations"] == [{"executionSuccessful": True, "endTimeUtc": "2024-06-30T12:00:00Z"}]
 
 

@@ -65,7 +65,7 @@ class JsonReporter:
             "enforced": report.enforced,
             "fail_on": report.fail_on.value,
             "offline": report.offline,
-            "manifest": report.relative(str(report.manifest.path)) if report.manifest else None,
+            "manifest": report.checked_manifest_shown,
             "policy": {"source": report.policy.source, "sha256": report.policy.sha256},
             "findings": [finding_json(report, f) for f in report.findings],
             "artifacts": artifacts_json(report),

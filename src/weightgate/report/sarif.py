@@ -37,7 +37,10 @@ SarifObject = dict[str, Any]
 
 
 class SarifReporter:
-    """Renders a Report as one SARIF 2.1.0 run."""
+    """Renders a Report as one SARIF 2.1.0 run, in the category `category` (default: one per manifest)."""
+
+    def __init__(self, category: str | None = None) -> None:
+        self.category = category
 
     def render(self, report: Report) -> str:
         rules = sorted(RULES.values(), key=lambda r: r.id)
@@ -45,7 +48,7 @@ class SarifReporter:
         results = sorted((_result(f, index[f.rule.id], report) for f in report.findings), key=_result_order)
         run: SarifObject = {
             "tool": {"driver": _driver(report.tool_version, rules)},
-            "automationDetails": {"id": f"weightgate/{'check' if report.manifest else 'scan'}/"},
+            "automationDetails": {"id": sarif_category(report, self.category)},
             "originalUriBaseIds": {SRCROOT: {"uri": _directory_uri(report)}},
             "invocations": [{"executionSuccessful": True, "endTimeUtc": _utc(report.timestamp)}],
             "columnKind": "unicodeCodePoints",
@@ -53,6 +56,18 @@ class SarifReporter:
         }
         sarif = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
         return json.dumps(sarif, indent=2) + "\n"
+
+
+def sarif_category(report: Report, override: str | None = None) -> str:
+    """The code-scanning category (`automationDetails.id`): one per manifest, so that two manifests of one
+    repository never close each other's alerts, and a manifest that fails to load keeps its category (its
+    alerts stay open while it is broken). upload-sarif only sets a category on a run that has none, so the
+    Action's `category` input reaches the SARIF through `--sarif-category` instead. GitHub takes the part up to
+    the last slash as the category: the id ends with one."""
+    if override:
+        return override if override.endswith("/") else override + "/"
+    manifest = report.checked_manifest_shown
+    return "weightgate/scan/" if manifest is None else f"weightgate/check/{manifest}/"
 
 
 def _driver(version: str, rules: list[Rule]) -> SarifObject:
