@@ -168,7 +168,7 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
             fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
             today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
             endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
-            policy_ref=policy_ref))
+            policy_ref=policy_ref, reproducible=reproducible))
     if in_github:
         from weightgate.report.github import publish
 
@@ -259,7 +259,7 @@ def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, 
     report = run_scan(ScanOptions(paths=paths, policy=policy, fail_on=FailOn(fail_on) if fail_on else None,
                                   workers=workers or DEFAULT_WORKERS, source_root=source_root,
                                   timestamp=_report_timestamp(reproducible, None),
-                                  model_files_only=only_model_files))
+                                  model_files_only=only_model_files, reproducible=reproducible))
     if not report.scanned and only_model_files:
         sys.exit(EXIT_PASS)  # a commit of text and images: no model file among them
     if not report.scanned:

@@ -53,6 +53,7 @@ class CheckOptions:
     # Read the policy (and the trust files it names) as committed at this git revision, never from the working
     # tree: the change under review cannot weaken its own gate. None: the policy file as it is.
     policy_ref: str | None = None
+    reproducible: bool = False  # reports carry nothing of where the inputs were checked out
 
 
 def run_check(options: CheckOptions) -> Report:
@@ -107,7 +108,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
         manifest=manifest, facts=facts, offline=options.offline, governance=governance, approvals=approvals,
-        manifest_path=options.manifest,
+        manifest_path=options.manifest, reproducible=options.reproducible,
     )
 
 

@@ -55,6 +55,7 @@ class ScanOptions:
     # The pre-commit hook hands over every committed file (a pickle may be named config.p or weights.dat):
     # the content decides, and files that are plain text, empty or no known format are passed over.
     model_files_only: bool = False
+    reproducible: bool = False  # reports carry nothing of where the inputs were checked out
 
 
 # What --only-model-files passes over: content that no loader deserialises and no inspector objects to.
@@ -105,7 +106,7 @@ def run_scan(options: ScanOptions) -> Report:
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
-        scanned=tuple(scanned),
+        scanned=tuple(scanned), reproducible=options.reproducible,
     )
 
 

@@ -118,7 +118,7 @@ def test_external_references(report, tmp_path):
     refs = {(r["type"], r["url"]) for r in component(render(report), "artifact:support-ft")["externalReferences"]}
     assert refs == {
         ("distribution", "models:/support-ft/7"),
-        ("distribution-intake", (tmp_path / "mirror" / "support-ft").as_uri() + "/"),
+        ("distribution-intake", "mirror/support-ft/"),  # relative to the source root: no runner path
         ("evidence", "https://evals.example.com/support-ft/2.0.1/report.json"),
     }
 

@@ -25,6 +25,7 @@ from weightgate.evidence.dsse import STATEMENT_TYPE, RecordRejected, TrustedSign
 from weightgate.findings import Waiver
 from weightgate.governance.digests import evidence_digests
 from weightgate.report.interface import Report
+from weightgate.report.locations import portable
 from weightgate.rules import DOCS_BASE
 
 VSA_PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
@@ -141,7 +142,8 @@ def _utc(timestamp: datetime.datetime) -> str:
 
 def attestation_lines(report: Report, signer: Any) -> str:
     """JSON Lines: one signed envelope per artifact decision."""
-    return "".join(json.dumps(sign_statement(statement(d, report), signer), sort_keys=True) + "\n"
+    return "".join(json.dumps(sign_statement(portable(statement(d, report), report.source_root), signer),
+                              sort_keys=True) + "\n"
                    for d in decisions(report))
 
 

@@ -87,6 +87,8 @@ class Report:
     # The manifest file `check` was given, kept when it failed to load: a broken manifest is still a check of
     # that manifest (its header, JSON `manifest` and SARIF category), never a `scan`.
     manifest_path: Path | None = None
+    # --reproducible: the same inputs give the same bytes wherever they are checked out (no absolute %SRCROOT%).
+    reproducible: bool = False
 
     @property
     def checked_manifest(self) -> Path | None:

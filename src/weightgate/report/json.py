@@ -26,6 +26,7 @@ from weightgate.governance.model_card import CardStatus, ModelCardFacts, card_pa
 from weightgate.lineage import BaseLink
 from weightgate.manifest import Artifact, Manifest
 from weightgate.report.interface import LookupStatus, Report, lookup_status, verification_of
+from weightgate.report.locations import portable
 from weightgate.rules import REVALIDATION_OVERDUE
 
 SCHEMA_ID = "https://weightgate.dev/schemas/report.schema.json"
@@ -71,7 +72,7 @@ class JsonReporter:
             "artifacts": artifacts_json(report),
             "scanned": [file_json(f) for f in report.scanned],
         }
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return json.dumps(portable(doc, report.source_root), indent=2, sort_keys=True) + "\n"
 
 
 # --- artifacts ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from weightgate.findings import Finding, Waiver
 from weightgate.report.interface import Report
+from weightgate.report.locations import portable
 from weightgate.rules import DOCS_BASE, RULES, Rule
 from weightgate.textsafety import shown
 
@@ -49,10 +50,10 @@ class SarifReporter:
         run: SarifObject = {
             "tool": {"driver": _driver(report.tool_version, rules)},
             "automationDetails": {"id": sarif_category(report, self.category)},
-            "originalUriBaseIds": {SRCROOT: {"uri": _directory_uri(report)}},
+            "originalUriBaseIds": {SRCROOT: _source_root(report)},
             "invocations": [{"executionSuccessful": True, "endTimeUtc": _utc(report.timestamp)}],
             "columnKind": "unicodeCodePoints",
-            "results": results,
+            "results": portable(results, report.source_root),
         }
         sarif = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
         return json.dumps(sarif, indent=2) + "\n"
@@ -163,6 +164,14 @@ def _result_order(result: SarifObject) -> tuple[str, int, str, str]:
         result["ruleId"],
         result["partialFingerprints"][FINGERPRINT_KEY],
     )
+
+
+def _source_root(report: Report) -> SarifObject:
+    """Where %SRCROOT% is: the checkout's absolute URI, which viewers use to open files, unless the report must
+    be byte-identical wherever the same inputs are checked out (--reproducible); GitHub resolves it without."""
+    if report.reproducible:
+        return {"description": {"text": "The repository root (--source-root)."}}
+    return {"uri": _directory_uri(report)}
 
 
 def _directory_uri(report: Report) -> str:
