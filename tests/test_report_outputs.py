@@ -55,7 +55,7 @@ def test_permission_denied_names_who_and_whose_folder(tmp_path):
         assert cause == f"Permission denied: cannot create files in {folder}"
     else:
         assert cause.startswith(f"Permission denied: uid 0 cannot create files in {folder} (owned by uid {owner})")
-        assert '--user "$(id -u):$(id -g)"' in cause
+        assert cause.endswith(f"run it as the folder's owner: --user {owner}:{owner}")
 
 
 @pytest.mark.parametrize(("mirror", "message"), [
@@ -112,3 +112,10 @@ def test_sarif_category_option(ws, pickled, tmp_path, given, expected):
 def test_sarif_category_is_validated(pickled, capsys, bad):
     assert main(["check", str(pickled), "--sarif-category", bad]) == EXIT_INPUT_ERROR
     assert "--sarif-category" in capsys.readouterr().err
+
+
+def test_a_report_folder_that_cannot_be_made_names_the_folder_it_would_go_in(tmp_path):
+    parent = tmp_path / "theirs"
+    parent.mkdir()
+    cause = _cause(PermissionError(errno.EACCES, "Permission denied"), parent / "out" / "deeper")
+    assert cause == f"Permission denied: cannot create files in {parent}"

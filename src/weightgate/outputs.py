@@ -41,6 +41,8 @@ def _cause(error: OSError, directory: Path) -> str:
     temporary file beside it first, so what fails is usually creating a file in its directory: say so, rather
     than echoing an errno that names the wrong thing (ENOENT from /proc, whose directory does exist)."""
     reason = error.strerror or str(error)
+    if error.errno in (errno.EACCES, errno.EPERM) and not directory.is_dir():
+        directory = _nearest_existing(directory)  # the folder in which the report's folder could not be made
     if not directory.is_dir():
         return reason
     if error.errno == errno.ENOENT:
@@ -52,13 +54,21 @@ def _cause(error: OSError, directory: Path) -> str:
     return reason
 
 
+def _nearest_existing(path: Path) -> Path:
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            return parent
+    return path
+
+
 def _who_cannot_write(directory: Path) -> str:
-    """Who is denied and who owns the folder: the usual case is a container user writing into a bind mount."""
+    """Who is denied and who owns the folder: the usual case is the image's unprivileged user writing into a
+    bind-mounted workspace, which the one flag named here fixes."""
     try:
-        owner = directory.stat().st_uid
+        info = directory.stat()
     except OSError:
         return f"cannot create files in {directory}"
-    if owner == os.getuid():
+    if info.st_uid == os.getuid():
         return f"cannot create files in {directory}"
-    return (f"uid {os.getuid()} cannot create files in {directory} (owned by uid {owner}); in a container, run it "
-            "as the folder's owner (e.g. --user \"$(id -u):$(id -g)\")")
+    return (f"uid {os.getuid()} cannot create files in {directory} (owned by uid {info.st_uid}); in a container, "
+            f"run it as the folder's owner: --user {info.st_uid}:{info.st_gid}")
