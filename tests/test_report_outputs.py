@@ -119,3 +119,14 @@ def test_a_report_folder_that_cannot_be_made_names_the_folder_it_would_go_in(tmp
     parent.mkdir()
     cause = _cause(PermissionError(errno.EACCES, "Permission denied"), parent / "out" / "deeper")
     assert cause == f"Permission denied: cannot create files in {parent}"
+
+
+def test_github_summary_names_a_broken_manifest(ws, tmp_path, monkeypatch, capsys):
+    broken = ws.root / "broken.yaml"
+    broken.write_text("apiVersion: weightgate.dev/v1\nkind: DeploymentManifest\nartifacts: 3\n")
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    main(["check", str(broken), *AS_OF, "--github", "--source-root", str(ws.root)])
+    title = summary.read_text().splitlines()[0]
+    assert title.endswith("· broken\\.yaml") and "scan" not in title
