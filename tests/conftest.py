@@ -23,7 +23,6 @@ pytest_plugins = ["servers.fixtures", "hardening.profiles"]
 TODAY = datetime.date(2026, 11, 26)
 COMMIT = "3f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
 
 
 @pytest.fixture

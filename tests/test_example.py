@@ -4,11 +4,10 @@ fixed. Its SARIF and ML-BOM validate against the official schemas."""
 import datetime
 import json
 import shutil
-import subprocess
-import sys
 
-from conftest import REPO_ROOT, SHARED
+from conftest import REPO_ROOT
 from example_copy import fix_example, make_example
+from validate_outputs import output_errors
 from weightgate.cli import main
 from weightgate.exitcodes import EXIT_FINDINGS, EXIT_PASS
 
@@ -38,14 +37,11 @@ def test_example_passes_once_the_problems_are_fixed(example):
 
 
 def test_example_outputs_validate_against_official_schemas(example, tmp_path):
-    validator = SHARED / "tools" / "validate-outputs"
-    assert validator.exists(), f"{validator} is missing: the shared folder must sit beside the repository"
     sarif, bom = tmp_path / "r.sarif", tmp_path / "r.bom.json"
     main(["check", str(example / "deployment.yaml"), "--policy", str(example / "policy.yaml"), "--sarif",
           str(sarif), "--bom", str(bom), "-q", *AS_OF])
-    result = subprocess.run([sys.executable, str(validator), "--sarif", str(sarif), "--bom", str(bom)],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert output_errors("sarif", sarif) == []
+    assert output_errors("bom", bom) == []
 
 
 def test_committed_example_matches_its_generator(tmp_path):

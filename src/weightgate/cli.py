@@ -47,8 +47,9 @@ def _render(fmt: OutputFormat, report: object, color: bool) -> str:
     assert isinstance(report, Report)
     if fmt is OutputFormat.CONSOLE:
         from weightgate.report.console import ConsoleReporter
+        from weightgate.terminal import terminal_width
 
-        return ConsoleReporter(color=color).render(report)
+        return ConsoleReporter(color=color, width=terminal_width(sys.stdout.isatty())).render(report)
     if fmt is OutputFormat.JSON:
         from weightgate.report.json import JsonReporter
 
@@ -58,11 +59,14 @@ def _render(fmt: OutputFormat, report: object, color: bool) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="weightgate")
-@click.option("-v", "--verbose", count=True, help="Log progress (-v) and show tracebacks of internal errors.")
+@click.option("-v", "--verbose", count=True, help="Log each file read (-v) and show tracebacks of internal errors. "
+              "Give it before the command: weightgate -v check ...")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the console report; auto honours NO_COLOR and FORCE_COLOR, else colours a terminal only.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context, verbose: int, color: str) -> None:
     """weightgate: a supply-chain promotion gate for AI model artifacts."""
-    ctx.obj = {"verbose": verbose}
+    ctx.obj = {"verbose": verbose, "color": color}
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter("%(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
@@ -98,9 +102,12 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--policy-ref", metavar="REF", help="Read --policy, and the keys, certificates, trust roots and "
               "registry it names, as committed at this git revision (the target branch or the pull request's "
               "base commit), never from the working tree; edits to them are reported (WG645).")
-@click.option("--mirror", help="Mirror base (directory or URI) for relative artifact mirrors; overrides "
-              "the manifest's mirror_base.")
+@click.option("--mirror", callback=lambda _c, _p, v: _mirror_base(v), help="Mirror base (directory or URI) for "
+              "relative artifact mirrors; overrides the manifest's mirror_base.")
 @click.option("--sarif", "sarif_path", type=click.Path(path_type=Path, dir_okay=False), help="Write SARIF 2.1.0.")
+@click.option("--sarif-category", metavar="CATEGORY", callback=lambda _c, _p, v: _sarif_category(v),
+              help="Code-scanning category of the SARIF (automationDetails.id; default: "
+              "weightgate/check/<manifest path>/, one per manifest).")
 @click.option("--bom", "bom_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a CycloneDX 1.6 ML-BOM.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -138,7 +145,8 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
           fmt: str, offline: bool, fail_on: str | None, workers: int | None, as_of: datetime.datetime | None,
           source_root: Path, quiet: bool, registry: Path | None = None, attest_path: Path | None = None,
           attest_key: Path | None = None, evidence: str | None = None, policy_ref: str | None = None,
-          reproducible: bool = False, endpoints: EndpointOptions | None = None) -> None:
+          reproducible: bool = False, endpoints: EndpointOptions | None = None,
+          sarif_category: str | None = None) -> None:
     """Check deployment MANIFESTs against a policy, re-hashing every pinned file from its mirror.
 
     Several manifests (as pre-commit passes them) are checked one after the other; report files then take
@@ -154,18 +162,19 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
     timestamp = _report_timestamp(reproducible, as_of)
     in_github = github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true"
     with _github_fence(in_github):
-        reports = _check_and_show(manifests, fmt, quiet, sarif_path, bom_path, json_path, codequality_path,
-                                  attest_path, signer, in_github, CheckOptions(
+        reports, failures = _check_and_show(manifests, fmt, quiet, ReportPaths(sarif_path, bom_path, json_path,
+                                  codequality_path, sarif_category), attest_path, signer, in_github, CheckOptions(
             manifest=manifests[0], policy=policy, mirror=mirror, offline=offline,
             fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
             today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
             endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
-            policy_ref=policy_ref))
+            policy_ref=policy_ref, reproducible=reproducible))
     if in_github:
         from weightgate.report.github import publish
 
         # After the fence: these annotations are weightgate's own workflow commands.
         click.echo(publish(reports, os.environ, sarif_path, bom_path), nl=False)
+    _raise_output_failures(failures)
     sys.exit(EXIT_FINDINGS if any(report.failed for report in reports) else EXIT_PASS)
 
 
@@ -192,22 +201,25 @@ def _github_fence(in_github: bool) -> Iterator[None]:
         sys.stderr.flush()
 
 
-def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, sarif_path: Path | None,
-                    bom_path: Path | None, json_path: Path | None, codequality_path: Path | None,
-                    attest_path: Path | None, signer: object, in_github: bool, options: CheckOptions) -> list[Any]:
+def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, paths: ReportPaths,
+                    attest_path: Path | None, signer: object, in_github: bool,
+                    options: CheckOptions) -> tuple[list[Any], list[WeightgateError]]:
+    """Check each manifest, write every requested report and show the console one. A report that cannot be
+    written does not stop the others: its error is returned, to be raised once everything else is out."""
     from weightgate.gate import run_check
 
     reports = [run_check(dataclasses.replace(options, manifest=manifest)) for manifest in manifests]
-    _write_reports(reports[0], sarif_path, bom_path, json_path, codequality_path)
+    failures = _write_reports(reports[0], paths)
     if attest_path is not None:
         from weightgate.evidence.attestation import attestation_lines
-        from weightgate.outputs import write_atomic
 
-        write_atomic(attest_path, attestation_lines(reports[0], signer))
+        failures += _written(attest_path, lambda: attestation_lines(reports[0], signer))
     if not quiet:
-        text = "".join(_render(OutputFormat(fmt), report, color=sys.stdout.isatty()) for report in reports)
-        click.echo(_shielded(text) if in_github and fmt == "console" else text, nl=False)
-    return reports
+        color = _color()
+        text = "".join(_render(OutputFormat(fmt), report, color=color) for report in reports)
+        # color=: click strips styles from a non-terminal unless told (--color always, FORCE_COLOR).
+        click.echo(_shielded(text) if in_github and fmt == "console" else text, nl=False, color=color)
+    return reports, failures
 
 
 
@@ -258,16 +270,18 @@ def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, 
                                   workers=workers or DEFAULT_WORKERS, source_root=source_root,
                                   timestamp=_report_timestamp(reproducible, None),
                                   model_files_only=only_model_files, code_only=only_code,
-                                  manifest=manifest_path))
+                                  manifest=manifest_path, reproducible=reproducible))
     if not report.scanned and only_model_files:
         sys.exit(EXIT_PASS)  # a commit of text and images: no model file among them
     if not report.scanned:
         what = "Python files" if only_code else "files"
         click.echo(shown(f"weightgate: no {what} found to scan in {', '.join(map(str, paths))}"), err=True)
         sys.exit(EXIT_NOTHING_CHECKED)
-    _write_reports(report, sarif_path, bom_path, json_path, None)
+    failures = _write_reports(report, ReportPaths(sarif_path, bom_path, json_path))
     if not quiet:
-        click.echo(_render(OutputFormat(fmt), report, color=sys.stdout.isatty()), nl=False)
+        color = _color()
+        click.echo(_render(OutputFormat(fmt), report, color=color), nl=False, color=color)
+    _raise_output_failures(failures)
     sys.exit(EXIT_FINDINGS if report.failed else EXIT_PASS)
 
 
@@ -280,26 +294,88 @@ def _shielded(text: str) -> str:
     return f"::stop-commands::{token}\n{text}::{token}::\n"
 
 
-def _write_reports(report: object, sarif_path: Path | None, bom_path: Path | None, json_path: Path | None,
-                   codequality_path: Path | None) -> None:
-    from weightgate.outputs import write_atomic
+@dataclasses.dataclass(frozen=True)
+class ReportPaths:
+    """The report files one run writes (None: not requested), and the SARIF category override."""
+
+    sarif: Path | None = None
+    bom: Path | None = None
+    json: Path | None = None
+    codequality: Path | None = None
+    sarif_category: str | None = None
+
+
+def _write_reports(report: object, paths: ReportPaths) -> list[WeightgateError]:
+    """Write every requested report; one that cannot be written is returned, and the others are still written."""
     from weightgate.report.interface import Report
 
     assert isinstance(report, Report)
-    if sarif_path:
+    failures: list[WeightgateError] = []
+    if paths.sarif:
         from weightgate.report.sarif import SarifReporter
 
-        write_atomic(sarif_path, SarifReporter().render(report))
-    if bom_path:
+        failures += _written(paths.sarif, lambda: SarifReporter(paths.sarif_category).render(report))
+    if paths.bom:
         from weightgate.report.cyclonedx import CycloneDxReporter
 
-        write_atomic(bom_path, CycloneDxReporter().render(report))
-    if json_path:
-        write_atomic(json_path, _render(OutputFormat.JSON, report, color=False))
-    if codequality_path:
+        failures += _written(paths.bom, lambda: CycloneDxReporter().render(report))
+    if paths.json:
+        failures += _written(paths.json, lambda: _render(OutputFormat.JSON, report, color=False))
+    if paths.codequality:
         from weightgate.report.gitlab import GitlabCodeQualityReporter
 
-        write_atomic(codequality_path, GitlabCodeQualityReporter().render(report))
+        failures += _written(paths.codequality, lambda: GitlabCodeQualityReporter().render(report))
+    return failures
+
+
+def _written(path: Path, render: Callable[[], str]) -> list[WeightgateError]:
+    from weightgate.outputs import write_atomic
+
+    try:
+        write_atomic(path, render())
+    except WeightgateError as e:
+        return [e]
+    return []
+
+
+def _raise_output_failures(failures: list[WeightgateError]) -> None:
+    """After every other output is out: exit 2, naming each report that could not be written."""
+    if not failures:
+        return
+    from weightgate.errors import OutputError
+
+    hints = dict.fromkeys(e.hint for e in failures if e.hint)
+    raise OutputError(f"{len(failures)} report(s) not written: " + "; ".join(str(e) for e in failures),
+                      hint="; ".join([*hints, "every other report and the console report were written"]))
+
+
+def _mirror_base(value: str | None) -> str | None:
+    """--mirror names an existing directory or a URI: a mistyped path is one usage error, not a finding for
+    every file the manifest pins."""
+    if value is None:
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(value)
+    if "://" in value and parts.scheme != "file":
+        return value
+    local = Path(unquote(parts.path)) if parts.scheme == "file" else Path(value)
+    if not local.exists():
+        raise click.BadParameter(f"mirror base {value} does not exist", param_hint="--mirror")
+    if not local.is_dir():
+        raise click.BadParameter(f"mirror base {value} is not a directory (give a folder or a URI such as "
+                                 "s3://bucket/models)", param_hint="--mirror")
+    return value
+
+
+def _sarif_category(value: str | None) -> str | None:
+    """A code-scanning category: letters, digits and `_.-/`, as GitHub shows it in its category filter."""
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}", value):
+        raise click.BadParameter("letters, digits and _ . - / only (up to 200), e.g. weightgate/models-prod/",
+                                 param_hint="--sarif-category")
+    return value
 
 
 class LineageFormat(str, enum.Enum):
@@ -334,7 +410,8 @@ def lineage(manifest: Path, fmt: str) -> None:
 @_endpoint_options
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (default: built-in).")
-@click.option("--mirror", help="Mirror base (directory or URI) for relative artifact mirrors.")
+@click.option("--mirror", callback=lambda _c, _p, v: _mirror_base(v),
+              help="Mirror base (directory or URI) for relative artifact mirrors.")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 when something would change.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the change as a unified diff.")
 def pin(manifest: Path, policy: Path | None, mirror: str | None, check_only: bool, show_diff: bool,
@@ -413,12 +490,31 @@ def rules_command(markdown: bool) -> None:
 
 
 def _progress(silent: bool) -> Progress | None:
-    """Bars on a terminal, one line per verified file otherwise (CI logs), nothing with --quiet."""
-    from weightgate.progress import BarProgress, LineProgress
+    """Bars on a terminal; otherwise (CI logs) a line every few seconds or percent, one per file with -v;
+    nothing with --quiet."""
+    from weightgate.progress import BarProgress, LineProgress, PeriodicProgress
 
     if silent:
         return None
-    return BarProgress() if sys.stderr.isatty() else LineProgress()
+    if sys.stderr.isatty():
+        return BarProgress()
+    return LineProgress() if _global_option("verbose", 0) else PeriodicProgress()
+
+
+def _global_option(name: str, default: Any) -> Any:
+    """A group option (-v, --color) as the running command sees it; its default outside a click run."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj.get(name, default) if isinstance(obj, dict) else default
+
+
+def _color(stream: Any = None) -> bool:
+    """Whether to style text for `stream` (standard output by default): --color, else NO_COLOR / FORCE_COLOR,
+    else whether it is a terminal."""
+    from weightgate.terminal import color_enabled
+
+    stream = sys.stdout if stream is None else stream
+    return color_enabled(_global_option("color", "auto"), stream.isatty(), os.environ)
 
 
 def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manifests: int, offline: bool) -> object:

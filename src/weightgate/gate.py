@@ -55,6 +55,7 @@ class CheckOptions:
     # Read the policy (and the trust files it names) as committed at this git revision, never from the working
     # tree: the change under review cannot weaken its own gate. None: the policy file as it is.
     policy_ref: str | None = None
+    reproducible: bool = False  # reports carry nothing of where the inputs were checked out
 
 
 def run_check(options: CheckOptions) -> Report:
@@ -114,6 +115,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
         manifest=manifest, facts=facts, offline=options.offline, governance=governance, approvals=approvals,
         runtime=runtime,
+        manifest_path=options.manifest, reproducible=options.reproducible,
     )
 
 

@@ -1,4 +1,5 @@
-"""Progress of the byte-heavy verify pass: bars on a terminal, one line per file in CI logs, or nothing.
+"""Progress of the byte-heavy verify pass: bars on a terminal; in CI logs a line every few seconds or every few
+percent of the bytes (one line per file only with -v); or nothing.
 
 The verify pass reports through this small protocol and never prints; the CLI picks the kind.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from weightgate.facts import FileFacts
@@ -46,6 +49,80 @@ class NoProgress:
         pass
 
 
+# A CI log gets a line at most this often, or when this share of the bytes has been read since the last one:
+# a 10,000-file manifest logs tens of lines, not 10,000.
+PERIODIC_INTERVAL_S = 10.0
+PERIODIC_STEP_PERCENT = 10
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+class _PeriodicFile:
+    def __init__(self, owner: PeriodicProgress) -> None:
+        self.owner = owner
+
+    def advance(self, n: int) -> None:
+        self.owner.advance(n, files_done=0)
+
+    def done(self, facts: FileFacts) -> None:
+        self.owner.advance(0, files_done=1)
+
+
+class PeriodicProgress:
+    """For CI logs: a summary line every `interval` seconds or every `step_percent` of the bytes, and one at the
+    end; never a line per file, never a bar's control codes."""
+
+    def __init__(self, stream: TextIO | None = None, interval: float = PERIODIC_INTERVAL_S,
+                 step_percent: int = PERIODIC_STEP_PERCENT, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval, self.step, self.clock = interval, step_percent, clock
+        self.lock = threading.Lock()
+        self.total: int | None = None
+        self.bytes = self.files = 0
+        self.last_time = clock()
+        self.last_percent = 0
+
+    def begin(self, total_bytes: int | None) -> None:
+        self.total = total_bytes
+        self.last_time = self.clock()
+
+    def file_started(self, label: str, size: int | None) -> FileProgress:
+        return _PeriodicFile(self)
+
+    def advance(self, n: int, files_done: int) -> None:
+        with self.lock:
+            self.bytes += n
+            self.files += files_done
+            now = self.clock()
+            percent = self._percent()
+            due = now - self.last_time >= self.interval
+            if due or (percent is not None and percent >= self.last_percent + self.step and percent < 100):
+                self.last_time = now
+                if percent is not None:
+                    self.last_percent = percent - percent % self.step
+                self._write()
+
+    def _percent(self) -> int | None:
+        return min(100, self.bytes * 100 // self.total) if self.total else None
+
+    def _write(self) -> None:
+        of = f" of {human_bytes(self.total)} ({self._percent()}%)" if self.total else ""
+        print(f"weightgate: verified {self.files} file(s), {human_bytes(self.bytes)}{of}", file=self.stream,
+              flush=True)
+
+    def close(self) -> None:
+        with self.lock:
+            if self.files or self.bytes:
+                self._write()
+
+
 class _LineFile:
     def __init__(self, owner: LineProgress, label: str) -> None:
         self.owner, self.label = owner, label
@@ -63,7 +140,7 @@ class _LineFile:
 
 
 class LineProgress:
-    """One line per file on a non-terminal stream (CI logs): what was read, never a bar's control codes."""
+    """One line per file on a non-terminal stream (-v in CI logs): what was read, never a bar's control codes."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr  # looked up now: tests redirect it

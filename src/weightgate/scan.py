@@ -67,6 +67,7 @@ class ScanOptions:
     # Application repositories: only Python source, read for model loads; content inspectors are skipped.
     code_only: bool = False
     manifest: Path | None = None  # loads of local paths outside its artifacts' mirrors are reported
+    reproducible: bool = False  # reports carry nothing of where the inputs were checked out
 
 
 PYTHON_SUFFIXES = (".py", ".pyw")
@@ -125,7 +126,7 @@ def run_scan(options: ScanOptions) -> Report:
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
         findings=tuple(sorted(findings, key=sort_key)), timestamp=timestamp, source_root=options.source_root,
-        scanned=tuple(scanned),
+        scanned=tuple(scanned), reproducible=options.reproducible,
     )
 
 

@@ -87,7 +87,10 @@ def copy_working_tree(target: Path) -> Path:
     return target
 
 
-IMAGE = "localhost/weightgate:test"
+# podman (and gitlab-ci-local's podman jobs) read the repository's settings unless the caller chose others.
+os.environ.setdefault("CONTAINERS_CONF", str(REPO_ROOT / "scripts" / "containers.conf"))
+# WEIGHTGATE_TEST_IMAGE: another tag, so that two checkouts testing at once do not rebuild each other's image.
+IMAGE = os.environ.get("WEIGHTGATE_TEST_IMAGE", "localhost/weightgate:test")
 BASE_IMAGE = "localhost/weightgate-base:test"  # made by scripts/build-image; also gitlab-ci-local's helper
 
 

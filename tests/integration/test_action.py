@@ -259,7 +259,9 @@ def test_action_on_the_example_fails_the_gate_and_reports(installed_run):
     assert json.loads(run.outputs["findings"]) == expected
     assert expected["critical"] >= 2  # the planted digest mismatch and pickle
     assert json.loads(bom.read_text())["bomFormat"] == "CycloneDX"
-    assert run.upload == {"sarif_file": str(sarif), "category": "weightgate"}
+    assert run.upload == {"sarif_file": str(sarif)}  # the category is in the SARIF, one per manifest
+    assert json.loads(sarif.read_text())["runs"][0]["automationDetails"]["id"] == \
+        "weightgate/check/examples/deployment.yaml/"
     assert run.steps["Run weightgate"]["exit-code"] == "1"
 
 
@@ -320,6 +322,7 @@ def test_offline_and_fail_on_never(runner):
     ({"fail-on": "sometimes"}, "fail-on must be error, warning or never"),
     ({"offline": "yes"}, "offline must be true or false"),
     ({"upload-sarif": "1"}, "upload-sarif must be true or false"),
+    ({"category": "prod; rm -rf"}, "category may hold letters, digits and _ . - / only"),
     ({"manifest": ""}, "the manifest input is required"),
     ({"policy-ref": "--output=/tmp/x"}, "policy-ref must be a commit SHA or a ref name"),
     ({"policy-ref": "main..pr"}, "policy-ref must be a commit SHA or a ref name"),

@@ -4,6 +4,8 @@ example with no network, as an unprivileged user, with nothing to build or insta
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 
 import pytest
@@ -91,3 +93,68 @@ def test_dockerignore_keeps_the_context_small():
     copied = [source for line in DOCKERFILE.read_text().splitlines()
               if line.startswith("COPY ") and "--from" not in line for source in line.split()[1:-1]]
     assert copied and {source.rstrip("/") for source in copied} <= {a.rstrip("/") for a in allowed}
+
+
+def _workspace(tmp_path, owner: int, mode: int = 0o755):
+    """A copy of the example as a CI job's workspace: owned by `owner`, reports to be written inside it."""
+    work = tmp_path / f"work-{owner}"
+    shutil.copytree(REPO_ROOT / "examples", work)
+    for path in [work, *work.rglob("*")]:
+        os.chown(path, owner, owner, follow_symlinks=False)
+    work.chmod(mode)
+    return work
+
+
+def _check_in(workspace, image: str, *user: str) -> subprocess.CompletedProcess[str]:
+    return podman("run", "--rm", "--network", "none", *user, "-v", f"{workspace}:/work", image, "check",
+                  "deployment.yaml", "--policy", "policy.yaml", "--sarif", "out/w.sarif", "--json", "out/w.json")
+
+
+@pytest.mark.container
+@pytest.mark.slow
+@pytest.mark.skipif(os.getuid() != 0, reason="handing folders to other uids needs root")
+@pytest.mark.parametrize("owner", [0, 4242])
+def test_reports_land_in_a_mounted_workspace_owned_by_another_uid(weightgate_image, tmp_path, owner):
+    """`docker run -v "$PWD:/work"` and GitLab's docker executor: the workspace belongs to someone else. The
+    image's own user cannot write there; it says so, with the one flag that fixes it, and the console report is
+    still printed. Run as the folder's owner (that flag), the reports land."""
+    workspace = _workspace(tmp_path, owner)
+    denied = _check_in(workspace, weightgate_image)
+    assert denied.returncode == 2, denied.stdout + denied.stderr
+    assert "WG305" in denied.stdout  # the findings of the hash pass are not lost
+    assert f"owned by uid {owner}); in a container, run it as the folder's owner: --user {owner}:{owner}" \
+        in denied.stderr
+    written = _check_in(workspace, weightgate_image, "--user", f"{owner}:{owner}")
+    assert written.returncode == 1, written.stdout + written.stderr  # the planted problems
+    assert json.loads((workspace / "out" / "w.json").read_text())["verdict"] == "fail"
+    assert (workspace / "out" / "w.sarif").stat().st_uid == owner  # the workspace owner's files
+
+
+@pytest.mark.container
+@pytest.mark.slow
+@pytest.mark.skipif(os.getuid() != 0, reason="handing folders to other uids needs root")
+def test_a_world_writable_workspace_needs_no_flag(weightgate_image, tmp_path):
+    """GitLab's docker executor creates the build folder world-writable (umask 0000): non-root works as is."""
+    workspace = _workspace(tmp_path, 4242, mode=0o777)
+    result = _check_in(workspace, weightgate_image)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (workspace / "out" / "w.sarif").stat().st_uid == 10001
+
+
+def test_podman_settings_stay_in_the_repository():
+    """scripts/test and friends never rewrite the machine's /etc/containers: podman reads the repository's
+    containers.conf through CONTAINERS_CONF."""
+    for script in ("test", "install-ci-tools", "build-image"):
+        assert "/etc/containers" not in (REPO_ROOT / "scripts" / script).read_text(), script
+    assert 'CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/scripts/containers.conf}"' in \
+        (REPO_ROOT / "scripts" / "test").read_text()
+    conf = (REPO_ROOT / "scripts" / "containers.conf").read_text()
+    assert 'runtime = "runc"' in conf
+
+
+@pytest.mark.container
+def test_podman_reads_the_repository_settings():
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO_ROOT / "scripts" / "containers.conf")}
+    result = subprocess.run([require_podman(), "info", "--format", "{{.Host.OCIRuntime.Name}}"], capture_output=True,
+                            text=True, check=False, env=env, timeout=120)
+    assert result.stdout.strip() == "runc", result.stderr

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from validate_outputs import output_errors
 from weightgate import __version__
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
 from weightgate.findings import Finding, Location, Waiver
@@ -24,7 +23,6 @@ from weightgate.policy import load_policy
 from weightgate.report.interface import Report
 from weightgate.rules import FILE_MISSING, MIRROR_NOT_APPROVED, REVALIDATION_OVERDUE
 
-VALIDATOR = Path(__file__).parents[2] / ".." / "shared" / "tools" / "validate-outputs"
 TIMESTAMP = datetime.datetime(2024, 6, 30, 12, 0, 0, tzinfo=datetime.timezone.utc)
 BASE_REVISION = "0e9e39f249a16976918f6564b8830bc894c89659"
 MISTRAL_DIGEST = "sha256:" + "ab" * 32
@@ -211,14 +209,6 @@ def mirror_files() -> dict[str, dict[str, bytes]]:
 
 
 @pytest.fixture
-def validate_outputs() -> Callable[[str, Path], subprocess.CompletedProcess[str]]:
-    """Run the shared offline validator (official schemas + GitHub's SARIF needs) on one file."""
-    if not VALIDATOR.is_file():
-        pytest.fail(f"shared validator not found at {VALIDATOR.resolve()}: the checkout needs ../shared/tools "
-                    "(schemas-ref and validate-outputs) beside the repository")
-
-    def run(kind: str, path: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(VALIDATOR), f"--{kind}", str(path)],
-                              capture_output=True, text=True, check=False)
-
-    return run
+def validate_outputs() -> Callable[[str, Path], list[str]]:
+    """Validate one file against the vendored official schemas and GitHub's SARIF needs: its problems."""
+    return output_errors

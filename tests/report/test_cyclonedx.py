@@ -49,11 +49,10 @@ def assert_valid(text: str, tmp_path, validate_outputs) -> None:
     assert errors is None, [str(e) for e in errors or ()]
     path = tmp_path / "bom.cdx.json"
     path.write_text(text, encoding="utf-8")
-    result = validate_outputs("bom", path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert validate_outputs("bom", path) == []
 
 
-def test_bom_passes_the_library_and_the_shared_validators(report, tmp_path, validate_outputs):
+def test_bom_passes_the_library_and_the_schema_validators(report, tmp_path, validate_outputs):
     assert_valid(CycloneDxReporter().render(report), tmp_path, validate_outputs)
 
 
@@ -119,7 +118,7 @@ def test_external_references(report, tmp_path):
     refs = {(r["type"], r["url"]) for r in component(render(report), "artifact:support-ft")["externalReferences"]}
     assert refs == {
         ("distribution", "models:/support-ft/7"),
-        ("distribution-intake", (tmp_path / "mirror" / "support-ft").as_uri() + "/"),
+        ("distribution-intake", "mirror/support-ft/"),  # relative to the source root: no runner path
         ("evidence", "https://evals.example.com/support-ft/2.0.1/report.json"),
     }
 

@@ -34,6 +34,7 @@ from weightgate.findings import Waiver
 from weightgate.governance.digests import evidence_digests
 from weightgate.report.interface import Report
 from weightgate.report.inventory import DecisionRecord
+from weightgate.report.locations import portable
 from weightgate.rules import DOCS_BASE
 from weightgate.timestamps import parse_rfc3339
 
@@ -222,7 +223,8 @@ def _utc(timestamp: datetime.datetime) -> str:
 def attestation_lines(report: Report, signer: Any) -> str:
     """JSON Lines: one signed envelope per artifact digest, all stamped with one run."""
     run = RunStamp.now()
-    return "".join(json.dumps(sign_statement(statement(d, report, run), signer), sort_keys=True) + "\n"
+    return "".join(json.dumps(sign_statement(portable(statement(d, report, run), report.source_root), signer),
+                              sort_keys=True) + "\n"
                    for d in decisions(report))
 
 

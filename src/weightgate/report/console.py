@@ -9,6 +9,7 @@ import click
 from weightgate.findings import Finding
 from weightgate.report.interface import Report, Verdict
 from weightgate.rules import Severity
+from weightgate.terminal import fitted
 from weightgate.textsafety import shown, shown_lines
 
 _COLORS = {Severity.CRITICAL: "magenta", Severity.HIGH: "red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
@@ -17,8 +18,11 @@ _VERDICT_STYLES = {Verdict.PASS: ("PASS", "green"), Verdict.FAIL: ("FAIL", "red"
 
 
 class ConsoleReporter:
-    def __init__(self, color: bool = False) -> None:
+    """`width`: the terminal's columns, to which long finding lines are fitted (None: a log, never shortened)."""
+
+    def __init__(self, color: bool = False, width: int | None = None) -> None:
         self.color = color
+        self.width = width
 
     def _style(self, text: str, **kwargs: object) -> str:
         return click.style(text, **kwargs) if self.color else text  # type: ignore[arg-type]
@@ -43,7 +47,7 @@ class ConsoleReporter:
         return list(dict.fromkeys(extra + ids))
 
     def _header(self, report: Report) -> str:
-        target = report.relative(str(report.manifest.path)) if report.manifest else "scan"
+        target = report.checked_manifest_shown or "scan"
         mode = " (offline: no artifact bytes read)" if report.offline else ""
         at = f" at {report.policy.revision[:12]}" if report.policy.revision else ""  # --policy-ref
         return self._style(shown(f"weightgate {report.tool_version} · {target} · policy {report.policy.source}{at}")
@@ -71,7 +75,7 @@ class ConsoleReporter:
         waived = shown(f"  [waived until {f.waived_by.expires}: {f.waived_by.reason}]") if f.waived_by else ""
         return [
             f"  {sev} {f.rule.id} {f.rule.name}  {where}{waived}",
-            f"           {shown(f.message)}",
+            fitted(f"           {shown(f.message)}", self.width),
             self._style(f"           fix: {shown(f.fix_text)}", dim=True),
         ]
 

@@ -34,6 +34,7 @@ from weightgate.governance.facts import EvidenceFacts
 from weightgate.governance.model_card import ModelCardFacts
 from weightgate.manifest import Artifact, BaseModelRef, Manifest, Service
 from weightgate.report.interface import Report, Verification, lookup_status, verification_of
+from weightgate.report.locations import portable
 from weightgate.rules import DOCS_BASE
 from weightgate.textsafety import redact_url
 
@@ -55,7 +56,8 @@ class CycloneDxReporter:
 
     def render(self, report: Report) -> str:
         bom_json: dict[str, Any] = json.loads(JsonV1Dot6(build_bom(report)).output_as_string())
-        return json.dumps(with_serial_number(add_model_cards(bom_json, report)), indent=2) + "\n"
+        bom_json = portable(add_model_cards(bom_json, report), report.source_root)
+        return json.dumps(with_serial_number(bom_json), indent=2) + "\n"
 
 
 def build_bom(report: Report) -> Bom:

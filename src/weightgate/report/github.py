@@ -69,7 +69,7 @@ def _summary(report: Report, blob_base: str | None) -> str:
 
 
 def _target(report: Report) -> str:
-    return report.relative(str(report.manifest.path)) if report.manifest else "scan"
+    return report.checked_manifest_shown or "scan"
 
 
 def _revision(report: Report) -> str:

@@ -86,6 +86,22 @@ class Report:
     governance: GovernanceFacts = field(default_factory=GovernanceFacts)  # eval evidence, registry entries
     approvals: Mapping[str, tuple[ApprovalView, ...]] = field(default_factory=dict)  # artifact id -> as judged
     runtime: RuntimeFacts | None = None  # dependency files and advisory matches (None: not gathered, e.g. scan)
+    # The manifest file `check` was given, kept when it failed to load: a broken manifest is still a check of
+    # that manifest (its header, JSON `manifest` and SARIF category), never a `scan`.
+    manifest_path: Path | None = None
+    # --reproducible: the same inputs give the same bytes wherever they are checked out (no absolute %SRCROOT%).
+    reproducible: bool = False
+
+    @property
+    def checked_manifest(self) -> Path | None:
+        """The manifest this run checked (None for `scan`), valid or not."""
+        return self.manifest.path if self.manifest is not None else self.manifest_path
+
+    @property
+    def checked_manifest_shown(self) -> str | None:
+        """The checked manifest relative to the source root, as every report names it."""
+        path = self.checked_manifest
+        return None if path is None else self.relative(str(path))
 
     @property
     def active_findings(self) -> tuple[Finding, ...]:

@@ -26,6 +26,7 @@ from weightgate.governance.model_card import CardStatus, ModelCardFacts, card_pa
 from weightgate.lineage import BaseLink
 from weightgate.manifest import Artifact, Manifest
 from weightgate.report.interface import LookupStatus, Report, lookup_status, verification_of
+from weightgate.report.locations import portable
 from weightgate.rules import REVALIDATION_OVERDUE
 from weightgate.runtime.facts import RuntimeFacts
 
@@ -66,14 +67,14 @@ class JsonReporter:
             "enforced": report.enforced,
             "fail_on": report.fail_on.value,
             "offline": report.offline,
-            "manifest": report.relative(str(report.manifest.path)) if report.manifest else None,
+            "manifest": report.checked_manifest_shown,
             "policy": {"source": report.policy.source, "sha256": report.policy.sha256},
             "findings": [finding_json(report, f) for f in report.findings],
             "artifacts": artifacts_json(report),
             "scanned": [file_json(f) for f in report.scanned],
             "runtime": runtime_json(report.runtime) if report.runtime is not None else None,
         }
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return json.dumps(portable(doc, report.source_root), indent=2, sort_keys=True) + "\n"
 
 
 # --- runtime -----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from weightgate.findings import Finding, Waiver
 from weightgate.report.interface import Report
+from weightgate.report.locations import portable
 from weightgate.rules import DOCS_BASE, RULES, Rule
 from weightgate.textsafety import shown
 
@@ -37,7 +38,10 @@ SarifObject = dict[str, Any]
 
 
 class SarifReporter:
-    """Renders a Report as one SARIF 2.1.0 run."""
+    """Renders a Report as one SARIF 2.1.0 run, in the category `category` (default: one per manifest)."""
+
+    def __init__(self, category: str | None = None) -> None:
+        self.category = category
 
     def render(self, report: Report) -> str:
         rules = sorted(RULES.values(), key=lambda r: r.id)
@@ -45,14 +49,26 @@ class SarifReporter:
         results = sorted((_result(f, index[f.rule.id], report) for f in report.findings), key=_result_order)
         run: SarifObject = {
             "tool": {"driver": _driver(report.tool_version, rules)},
-            "automationDetails": {"id": f"weightgate/{'check' if report.manifest else 'scan'}/"},
-            "originalUriBaseIds": {SRCROOT: {"uri": _directory_uri(report)}},
+            "automationDetails": {"id": sarif_category(report, self.category)},
+            "originalUriBaseIds": {SRCROOT: _source_root(report)},
             "invocations": [{"executionSuccessful": True, "endTimeUtc": _utc(report.timestamp)}],
             "columnKind": "unicodeCodePoints",
-            "results": results,
+            "results": portable(results, report.source_root),
         }
         sarif = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
         return json.dumps(sarif, indent=2) + "\n"
+
+
+def sarif_category(report: Report, override: str | None = None) -> str:
+    """The code-scanning category (`automationDetails.id`): one per manifest, so that two manifests of one
+    repository never close each other's alerts, and a manifest that fails to load keeps its category (its
+    alerts stay open while it is broken). upload-sarif only sets a category on a run that has none, so the
+    Action's `category` input reaches the SARIF through `--sarif-category` instead. GitHub takes the part up to
+    the last slash as the category: the id ends with one."""
+    if override:
+        return override if override.endswith("/") else override + "/"
+    manifest = report.checked_manifest_shown
+    return "weightgate/scan/" if manifest is None else f"weightgate/check/{manifest}/"
 
 
 def _driver(version: str, rules: list[Rule]) -> SarifObject:
@@ -148,6 +164,14 @@ def _result_order(result: SarifObject) -> tuple[str, int, str, str]:
         result["ruleId"],
         result["partialFingerprints"][FINGERPRINT_KEY],
     )
+
+
+def _source_root(report: Report) -> SarifObject:
+    """Where %SRCROOT% is: the checkout's absolute URI, which viewers use to open files, unless the report must
+    be byte-identical wherever the same inputs are checked out (--reproducible); GitHub resolves it without."""
+    if report.reproducible:
+        return {"description": {"text": "The repository root (--source-root)."}}
+    return {"uri": _directory_uri(report)}
 
 
 def _directory_uri(report: Report) -> str:
