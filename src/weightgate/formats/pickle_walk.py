@@ -23,7 +23,6 @@ string, a callable returned by another call) is reported as unresolved, never gu
 from __future__ import annotations
 
 import functools
-
 import pickletools
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
