@@ -209,7 +209,7 @@ class _Builder:
             return
         parent = stack[-1]
         container = parent.value
-        if type(container) is dict:
+        if isinstance(container, dict):
             if parent.pending_key is None:
                 self._key(event)
                 return
@@ -220,7 +220,7 @@ class _Builder:
         value = self._scalar(event)
         if event.anchor is not None:
             self.anchors[event.anchor] = (value, 1)
-        if type(container) is dict:
+        if isinstance(container, dict):
             assert parent.pending_key is not None
             container[parent.pending_key] = value
             parent.pending_key = None
