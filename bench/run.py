@@ -278,81 +278,88 @@ def openssl(paths: list[Path]) -> list[str]:
     return ["openssl", "dgst", "-sha256", *map(str, paths)]
 
 
-def bench(work: Path, repeat: int, quick: bool) -> list[Result]:
-    scale = 1 / 16 if quick else 1
-    mirror = work / "mirror"
-    mirror.mkdir()
-    one = mirror / "one.safetensors"
-    safetensors_file(one, int(GIB * scale))
-    multi = {"a.safetensors": int(1.5 * GIB * scale), "b.safetensors": int(1 * GIB * scale),
-             "c.gguf": int(1 * GIB * scale), "d.onnx": int(0.6 * GIB * scale)}
-    writers = {".safetensors": safetensors_file, ".gguf": gguf_file, ".onnx": onnx_file}
-    for name, size in multi.items():
-        writers[Path(name).suffix](mirror / name, size)
-    multi_paths = {name: mirror / name for name in multi}
-    multi_manifest = work / "multi.json"
-    manifest_for(multi_paths, mirror, multi_manifest)
-    results = []
+GROUPS = frozenset({"hashing", "startup", "example", "offline"})
+
+
+def bench(work: Path, repeat: int, quick: bool, groups: frozenset[str] = GROUPS) -> list[Result]:
+    results: list[Result] = []
     quiet = ["-q", "--fail-on", "never"]
+    if "hashing" in groups:
+        scale = 1 / 16 if quick else 1
+        mirror = work / "mirror"
+        mirror.mkdir()
+        one = mirror / "one.safetensors"
+        safetensors_file(one, int(GIB * scale))
+        multi = {"a.safetensors": int(1.5 * GIB * scale), "b.safetensors": int(1 * GIB * scale),
+                 "c.gguf": int(1 * GIB * scale), "d.onnx": int(0.6 * GIB * scale)}
+        writers = {".safetensors": safetensors_file, ".gguf": gguf_file, ".onnx": onnx_file}
+        for name, size in multi.items():
+            writers[Path(name).suffix](mirror / name, size)
+        multi_paths = {name: mirror / name for name in multi}
+        multi_manifest = work / "multi.json"
+        manifest_for(multi_paths, mirror, multi_manifest)
 
-    for workers, target in (("1", 1.05), (None, 0.58)):
-        cmd = [*WEIGHTGATE, "check", str(multi_manifest), *quiet]
-        cmd += ["--workers", workers] if workers else []
-        ours, ref = paired_runs(cmd, openssl(list(multi_paths.values())), repeat)
-        label = f"check multi-file mirror ({sum(multi.values()) / GIB:.2f} GiB), " + (
-            "1 worker" if workers else f"default workers on {os.cpu_count()} cores")
-        results.append(ratio_result(label, ours, ref, "one openssl, sequential", target))
+        for workers, target in (("1", 1.05), (None, 0.58)):
+            cmd = [*WEIGHTGATE, "check", str(multi_manifest), *quiet]
+            cmd += ["--workers", workers] if workers else []
+            ours, ref = paired_runs(cmd, openssl(list(multi_paths.values())), repeat)
+            label = f"check multi-file mirror ({sum(multi.values()) / GIB:.2f} GiB), " + (
+                "1 worker" if workers else f"default workers on {os.cpu_count()} cores")
+            results.append(ratio_result(label, ours, ref, "one openssl, sequential", target))
 
-    size_label = "1 GiB" if not quick else "64 MiB"
-    ours, ref = paired_runs([*WEIGHTGATE, "scan", str(one), *quiet, "--workers", "1"], openssl([one]), repeat)
-    results.append(ratio_result(f"scan {size_label} safetensors, 1 worker", ours, ref, "openssl", 1.05))
-    one.unlink()
-    checkpoint = mirror / "model.pt"
-    torch_zip_file(checkpoint, int(GIB * scale))
-    ours, ref = paired_runs([*WEIGHTGATE, "scan", str(checkpoint), *quiet], openssl([checkpoint]), repeat)
-    results.append(ratio_result(f"scan {size_label} PyTorch zip", ours, ref, "openssl", 1.15))
-    checkpoint.unlink()
-    peak = max(r.peak_rss_mib for r in results)
-    results.append(Result("peak RSS of the runs above", 0.0, "-", None, None, peak, "<= 64 MiB", peak <= 64))
+        size_label = "1 GiB" if not quick else "64 MiB"
+        ours, ref = paired_runs([*WEIGHTGATE, "scan", str(one), *quiet, "--workers", "1"], openssl([one]), repeat)
+        results.append(ratio_result(f"scan {size_label} safetensors, 1 worker", ours, ref, "openssl", 1.05))
+        one.unlink()
+        checkpoint = mirror / "model.pt"
+        torch_zip_file(checkpoint, int(GIB * scale))
+        ours, ref = paired_runs([*WEIGHTGATE, "scan", str(checkpoint), *quiet], openssl([checkpoint]), repeat)
+        results.append(ratio_result(f"scan {size_label} PyTorch zip", ours, ref, "openssl", 1.15))
+        checkpoint.unlink()
+        peak = max(r.peak_rss_mib for r in results)
+        results.append(Result("peak RSS of the runs above", 0.0, "-", None, None, peak, "<= 64 MiB", peak <= 64))
 
-    tiny = work / "config.json"
-    tiny.write_text('{"architectures": ["LlamaForCausalLM"]}\n')
-    run = median_run([*WEIGHTGATE, "scan", str(tiny), *quiet], max(repeat, 5))
-    results.append(Result("scan of one tiny file (start-up), CPU", run.seconds, "wall", None, None, run.rss_mib,
-                          "<= 0.12 s CPU", run.cpu_seconds <= 0.12, run.cpu_seconds))
-    small = work / "small"
-    small_files(small, 2000)
-    run = median_run([*WEIGHTGATE, "scan", str(small), *quiet], max(repeat, 5))
-    results.append(Result("scan of 2,000 small files, CPU", run.seconds, "wall", None, None, run.rss_mib,
-                          "<= 0.5 s CPU", run.cpu_seconds <= 0.5, run.cpu_seconds))
+    if "startup" in groups:
+        tiny = work / "config.json"
+        tiny.write_text('{"architectures": ["LlamaForCausalLM"]}\n')
+        run = median_run([*WEIGHTGATE, "scan", str(tiny), *quiet], max(repeat, 5))
+        results.append(Result("scan of one tiny file (start-up), CPU", run.seconds, "wall", None, None, run.rss_mib,
+                              "<= 0.12 s CPU", run.cpu_seconds <= 0.12, run.cpu_seconds))
+        small = work / "small"
+        small_files(small, 2000)
+        run = median_run([*WEIGHTGATE, "scan", str(small), *quiet], max(repeat, 5))
+        results.append(Result("scan of 2,000 small files, CPU", run.seconds, "wall", None, None, run.rss_mib,
+                              "<= 0.5 s CPU", run.cpu_seconds <= 0.5, run.cpu_seconds))
 
-    run = median_run([*WEIGHTGATE, "check", "examples/deployment.yaml", "--policy", "examples/policy.yaml",
-                      "--offline", *quiet], max(repeat, 5), cwd=REPO)
-    results.append(Result("check --offline of the example", run.seconds, "wall", None, None, run.rss_mib,
-                          "<= 0.15 s", run.seconds <= 0.15, run.cpu_seconds))
+    if "example" in groups:
+        run = median_run([*WEIGHTGATE, "check", "examples/deployment.yaml", "--policy", "examples/policy.yaml",
+                          "--offline", *quiet], max(repeat, 5), cwd=REPO)
+        results.append(Result("check --offline of the example", run.seconds, "wall", None, None, run.rss_mib,
+                              "<= 0.15 s", run.seconds <= 0.15, run.cpu_seconds))
 
-    plain, heavy = example_with_records(work, 1000)
-    check = [*WEIGHTGATE, "check", "deployment.yaml", "--policy", "policy.yaml", *quiet]
-    plain_run = median_run(check, max(repeat, 5), cwd=plain)
-    results.append(Result("full check of the example (signatures on)", plain_run.seconds, "wall", None, None,
-                          plain_run.rss_mib, "<= 0.4 s", plain_run.seconds <= 0.4, plain_run.cpu_seconds))
-    heavy_run = median_run(check, max(repeat, 5), cwd=heavy)
-    extra = heavy_run.seconds - plain_run.seconds
-    results.append(Result("check of the example + 1,000 signed records", heavy_run.seconds, "the example",
-                          plain_run.seconds, extra, heavy_run.rss_mib, "<= +1.0 s", extra <= 1.0,
-                          heavy_run.cpu_seconds, plain_run.cpu_seconds))
+        plain, heavy = example_with_records(work, 1000)
+        check = [*WEIGHTGATE, "check", "deployment.yaml", "--policy", "policy.yaml", *quiet]
+        plain_run = median_run(check, max(repeat, 5), cwd=plain)
+        results.append(Result("full check of the example (signatures on)", plain_run.seconds, "wall", None, None,
+                              plain_run.rss_mib, "<= 0.4 s", plain_run.seconds <= 0.4, plain_run.cpu_seconds))
+        heavy_run = median_run(check, max(repeat, 5), cwd=heavy)
+        extra = heavy_run.seconds - plain_run.seconds
+        results.append(Result("check of the example + 1,000 signed records", heavy_run.seconds, "the example",
+                              plain_run.seconds, extra, heavy_run.rss_mib, "<= +1.0 s", extra <= 1.0,
+                              heavy_run.cpu_seconds, plain_run.cpu_seconds))
 
-    runs = {}
-    for n in (10_000, 20_000):
-        path = work / f"big-{n}.yaml"
-        big_manifest(n, path)
-        runs[n] = median_run([*WEIGHTGATE, "check", str(path), "--offline", *quiet], repeat, warm_up=False)
-    ten, twenty = runs[10_000], runs[20_000]
-    results.append(Result("check --offline, 10,000 artifacts", ten.seconds, "wall", None, None, ten.rss_mib,
-                          "<= 2.5 s, <= 150 MiB", ten.seconds <= 2.5 and ten.rss_mib <= 150, ten.cpu_seconds))
-    growth = twenty.seconds / ten.seconds
-    results.append(Result("20,000 vs 10,000 artifacts", twenty.seconds, "10,000 artifacts", ten.seconds, growth,
-                          twenty.rss_mib, "<= 2.05x", growth <= 2.05, twenty.cpu_seconds, ten.cpu_seconds))
+    if "offline" in groups:
+        runs = {}
+        for n in (10_000, 20_000):
+            path = work / f"big-{n}.yaml"
+            big_manifest(n, path)
+            runs[n] = median_run([*WEIGHTGATE, "check", str(path), "--offline", *quiet], repeat, warm_up=False)
+        ten, twenty = runs[10_000], runs[20_000]
+        results.append(Result("check --offline, 10,000 artifacts", ten.seconds, "wall", None, None, ten.rss_mib,
+                              "<= 2.5 s, <= 150 MiB", ten.seconds <= 2.5 and ten.rss_mib <= 150, ten.cpu_seconds))
+        growth = twenty.seconds / ten.seconds
+        results.append(Result("20,000 vs 10,000 artifacts", twenty.seconds, "10,000 artifacts", ten.seconds, growth,
+                              twenty.rss_mib, "<= 2.05x", growth <= 2.05, twenty.cpu_seconds, ten.cpu_seconds))
     return results
 
 
@@ -413,6 +420,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workdir", type=Path, help="where to write the generated inputs (default: a temp dir)")
     ap.add_argument("--quick", action="store_true", help="1/16 of the sizes, for a smoke run")
+    ap.add_argument("--only", action="append", choices=sorted(GROUPS),
+                    help="run only these groups of rows (repeatable; default: all)")
     args = ap.parse_args()
     if shutil.which("openssl") is None:
         raise SystemExit("openssl is needed as the reference")
@@ -424,17 +433,19 @@ def main() -> int:
     before = load()
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     try:
-        results = bench(work, args.repeat, args.quick)
+        results = bench(work, args.repeat, args.quick, frozenset(args.only or GROUPS))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     after = load()
     header = {"date": started.isoformat(), "machine": machine(), "repeat": args.repeat,
+              "groups": sorted(args.only or GROUPS),
               "load_before": [round(x, 2) for x in before], "load_after": [round(x, 2) for x in after],
               "busy": busy(before) or busy(after)}
     if args.json:
         print(json.dumps({**header, "results": [asdict(r) for r in results]}, indent=2))
     else:
-        print(f"{header['date']} on {header['machine']}; --repeat {args.repeat}; load average (1, 5, 15 min) "
+        print(f"{header['date']} on {header['machine']}; --repeat {args.repeat}"
+              f"{'' if not args.only else '; only ' + ', '.join(header['groups'])}; load average (1, 5, 15 min) "
               f"{', '.join(f'{x:.2f}' for x in before)} before, {', '.join(f'{x:.2f}' for x in after)} after\n")
         print(table(results))
     if header["busy"]:
