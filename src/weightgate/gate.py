@@ -23,7 +23,7 @@ from weightgate.governance.eval_evidence import fetch_evidence
 from weightgate.governance.facts import ApprovalView, EvidenceFacts, GovernanceFacts, not_fetched
 from weightgate.governance.model_card import CardCapture, model_card_facts
 from weightgate.manifest import Manifest, load_manifest
-from weightgate.mirror import MirrorLocation, locate_mirror, open_approved_mirror, open_mirror
+from weightgate.mirror import MirrorLocation, locate_mirrors, open_approved_mirror, open_mirror
 from weightgate.mirror.base import Mirror, MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
@@ -86,7 +86,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
     approvals: dict[str, tuple[ApprovalView, ...]] = {}
     runtime: RuntimeFacts | None = None
     if manifest is not None:
-        locations = {a.id: locate_mirror(a, manifest, options.mirror) for a in manifest.artifacts}
+        locations = locate_mirrors(manifest, options.mirror)
         evidence = _start_evidence(manifest, locations, settings_for(policy), options.offline)
         signatures = _start_signatures(manifest, policy, locations, options.offline)
         listings = _start_listings(manifest, locations, settings_for(policy), options.offline)

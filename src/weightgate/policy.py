@@ -7,7 +7,6 @@ import enum
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +149,11 @@ class Policy:
 
 
 def default_policy_text() -> str:
+    beside = Path(__file__).with_name("data") / "default-policy.yaml"
+    if beside.is_file():  # an installed package: importlib.resources (tempfile, zipfile...) costs start-up time
+        return beside.read_text(encoding="utf-8")
+    from importlib import resources
+
     return resources.files("weightgate").joinpath("data/default-policy.yaml").read_text(encoding="utf-8")
 
 

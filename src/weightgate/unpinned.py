@@ -9,6 +9,7 @@ by content as well as by name. Network mirrors are listed, never read.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -203,10 +204,28 @@ def _plans(manifest: Manifest, locations: Mapping[str, MirrorLocation | None]) -
             continue
         first.setdefault(_key(location), (artifact.id, location))
         referenced.setdefault(_key(location), set()).update(_references(artifact, location))
+    nested = _nested(list(first))
     for uri, (artifact_id, location) in first.items():
-        nested = tuple(other[len(uri) + 1:] for other in first if other.startswith(uri + "/"))
         yield _Plan(artifact_id, location, frozenset(referenced[uri] | _link_targets(location, referenced[uri])),
-                    nested)
+                    nested[uri])
+
+
+def _nested(keys: list[str]) -> dict[str, tuple[str, ...]]:
+    """For each location, the other locations under it (relative, in manifest order). The locations under `uri`
+    are one run of the sorted keys, those starting with `uri/`: comparing every pair instead took 10 s of an
+    offline check of 10,000 artifacts (issue 18)."""
+    order = {key: i for i, key in enumerate(keys)}
+    ranked = sorted(keys)
+    nested = {}
+    for uri in keys:
+        prefix = uri + "/"
+        at = bisect.bisect_left(ranked, prefix)
+        under = []
+        while at < len(ranked) and ranked[at].startswith(prefix):
+            under.append(ranked[at])
+            at += 1
+        nested[uri] = tuple(other[len(prefix):] for other in sorted(under, key=order.__getitem__))
+    return nested
 
 
 def _link_targets(location: MirrorLocation, paths: set[str]) -> set[str]:

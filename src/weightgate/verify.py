@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
 from weightgate.manifest import PinnedFile
@@ -21,6 +23,9 @@ from weightgate.mirror.base import Mirror, MirrorFileError
 from weightgate.mirror.settings import FILE_DEADLINE_S, REQUEST_TIMEOUT_S
 from weightgate.progress import FileProgress, NoProgress, Progress
 from weightgate.textsafety import redact_url, redact_urls
+
+if TYPE_CHECKING:
+    from weightgate.formats.base import Inspector
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +91,19 @@ def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None
 
     hasher = hashlib.sha256()
     inspector = new_inspector(size_hint if size_hint is not None else -1)
-    buffer = bytearray(CHUNK_BYTES)
-    view = memoryview(buffer)
+    buffer = _take_buffer()
+    try:
+        total = _stream(read_into, memoryview(buffer), hasher, inspector, on_chunk)
+    finally:
+        _return_buffer(buffer)
+    inspection = inspector.finish()
+    facts = FileFacts("", FileStatus.VERIFIED, "", format=inspection.format, details=inspection.details,
+                      issues=tuple(inspection.issues))
+    return hasher.hexdigest(), total, facts
+
+
+def _stream(read_into: Callable[[memoryview], int], view: memoryview, hasher: hashlib._Hash,
+            inspector: Inspector, on_chunk: Callable[[int], None] | None) -> int:
     total = 0
     while True:
         n = read_into(view)
@@ -99,10 +115,35 @@ def inspect_stream(read_into: Callable[[memoryview], int], size_hint: int | None
         total += n
         if on_chunk is not None:
             on_chunk(n)
-    inspection = inspector.finish()
-    facts = FileFacts("", FileStatus.VERIFIED, "", format=inspection.format, details=inspection.details,
-                      issues=tuple(inspection.issues))
-    return hasher.hexdigest(), total, facts
+    return total
+
+
+class _ThreadBuffer(threading.local):
+    buffer: bytearray | None = None
+
+
+_buffers = _ThreadBuffer()
+
+
+def _take_buffer() -> bytearray:
+    """This thread's read buffer, allocated once per thread rather than once per file.
+
+    glibc serves an allocation above its mmap threshold (128 KiB at start) with a fresh mmap, and reading and
+    hashing into such a buffer measured ~30 % slower (issue 18) than into the same buffer on the heap. Freeing
+    one mmapped block raises glibc's threshold above that block's size, so the throwaway block first makes the
+    buffer that follows a heap allocation; elsewhere (other allocators) it only costs one allocation per thread.
+    A nested call while the buffer is in use gets a buffer of its own."""
+    buffer = _buffers.buffer
+    if buffer is not None:
+        _buffers.buffer = None
+        return buffer
+    throwaway = bytearray(CHUNK_BYTES + 64 * 1024)
+    del throwaway
+    return bytearray(CHUNK_BYTES)
+
+
+def _return_buffer(buffer: bytearray) -> None:
+    _buffers.buffer = buffer
 
 
 def verify_file(mirror: Mirror, pinned: PinnedFile, progress: Progress | None = None, label: str = "",

@@ -118,13 +118,19 @@ class _Builder:
         self.stack: list[_Container] = []
         self.root: Any = _EMPTY
         self.documents = 0
+        self._resolved: dict[str, str] = {}  # plain scalar text -> its implicit tag
 
     def _fail(self, event: yaml.Event, message: str, hint: str = "") -> InputFileError:
         return InputFileError(f"{self.path}:{_line(event)}: {message}", hint=hint)
 
     def build(self, events: Iterator[yaml.Event]) -> Any:
+        # Scalars are most events of a large manifest: they are tested first, by exact type (libyaml's events
+        # are never subclassed), and handled inline (issue 18: building was a third of an offline check).
+        scalar = yaml.ScalarEvent
         for event in events:
-            if isinstance(event, yaml.DocumentStartEvent):
+            if type(event) is scalar:
+                self._scalar_event(event)
+            elif isinstance(event, yaml.DocumentStartEvent):
                 self.documents += 1
                 if self.documents > 1:
                     raise self._fail(event, "expected a single YAML document", hint="remove the extra '---'")
@@ -132,7 +138,7 @@ class _Builder:
                 self._open(event)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 self._close()
-            elif isinstance(event, yaml.ScalarEvent):
+            elif isinstance(event, scalar):
                 self._scalar_event(event)
             elif isinstance(event, yaml.AliasEvent):
                 self._alias(event)
@@ -194,23 +200,44 @@ class _Builder:
 
     def _scalar_event(self, event: yaml.ScalarEvent) -> None:
         self._count(event)
-        if self._expecting_key():
-            self._key(event)
+        stack = self.stack
+        if not stack:
+            self._slot(event)
+            self.root = self._scalar(event)
+            if event.anchor is not None:
+                self.anchors[event.anchor] = (self.root, 1)
             return
-        self._slot(event)
+        parent = stack[-1]
+        container = parent.value
+        if isinstance(container, dict):
+            if parent.pending_key is None:
+                self._key(event)
+                return
+            key: PathKey = (*parent.key, parent.pending_key)
+        else:
+            key = (*parent.key, len(container))
+        self.lines.setdefault(key, _line(event))
         value = self._scalar(event)
         if event.anchor is not None:
             self.anchors[event.anchor] = (value, 1)
-        self._place(value)
+        if isinstance(container, dict):
+            assert parent.pending_key is not None
+            container[parent.pending_key] = value
+            parent.pending_key = None
+        else:
+            container.append(value)
 
     def _key(self, event: yaml.ScalarEvent) -> None:
         parent = self.stack[-1]
-        if self._tag(event) == "tag:yaml.org,2002:merge":
-            raise self._fail(event, "merge keys (<<) are not allowed", hint="write the fields out")
-        name = self._scalar(event)
-        if not isinstance(name, (str, int)) or isinstance(name, bool):
-            raise self._fail(event, "mapping keys must be plain strings")
-        name = str(name)
+        if event.tag is None and not event.implicit[0]:
+            name = event.value  # a quoted key is its text (a merge key is plain)
+        else:
+            if self._tag(event) == "tag:yaml.org,2002:merge":
+                raise self._fail(event, "merge keys (<<) are not allowed", hint="write the fields out")
+            scalar = self._scalar(event)
+            if not isinstance(scalar, (str, int)) or isinstance(scalar, bool):
+                raise self._fail(event, "mapping keys must be plain strings")
+            name = str(scalar)
         assert isinstance(parent.value, dict)
         if name in parent.value:
             raise self._fail(event, f"duplicate key {name!r}", hint="YAML keys must be unique")
@@ -230,10 +257,20 @@ class _Builder:
 
     def _tag(self, event: yaml.ScalarEvent) -> str:
         if event.tag is None or event.tag == "!":
-            return str(self.loader.resolve(yaml.ScalarNode, event.value, event.implicit))
+            if not event.implicit[0]:
+                return _STR  # quoted: no implicit resolver applies (the safe loader has no path resolvers)
+            value = event.value
+            tag = self._resolved.get(value)
+            if tag is None:
+                tag = str(self.loader.resolve(yaml.ScalarNode, value, event.implicit))
+                if len(value) <= 64 and len(self._resolved) < 4096:  # keys and short values repeat
+                    self._resolved[value] = tag
+            return tag
         return str(event.tag)
 
     def _scalar(self, event: yaml.ScalarEvent) -> Hashable:
+        if event.tag is None and not event.implicit[0]:
+            return str(event.value)  # quoted, untagged: a string, the most common scalar of a large manifest
         tag = self._tag(event)
         if tag not in _PLAIN_TAGS:
             raise self._fail(event, f"tag {tag!r} is not allowed", hint="use plain YAML values")

@@ -223,6 +223,16 @@ def test_crc_mismatch_is_malformed_and_the_content_is_still_walked() -> None:
     assert rule_ids(data) == ["WG405", "WG502"]
 
 
+def test_crc_of_tensor_storage_records_is_left_to_the_loader() -> None:
+    # torch.load reads <archive>/data/<key> through miniz built without CRC checks: a bad CRC there is acted on
+    # by no loader, so it is not CRC-ed (issue 18); the same bad CRC on any other member is still reported.
+    storage = struct.pack("<4f", 1, 2, 3, 4)
+    good, bad = struct.pack("<I", zlib.crc32(storage)), struct.pack("<I", zlib.crc32(storage) ^ 1)
+    assert rule_ids(_patch_all(torch_zip(PAYLOAD), good, bad)) == ["WG502"]
+    plain = samples.zip_of({"archive/weights/0": storage})
+    assert "WG405" in rule_ids(_patch_all(plain, good, bad))
+
+
 def test_encrypted_members_fail_closed() -> None:
     data = bytearray(samples.zip_of({"secret.bin": PAYLOAD}))
     for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):

@@ -17,7 +17,7 @@ import pytest
 from weightgate.formats import Format
 
 from . import samples
-from .feeding import inspect_all_chunkings
+from .feeding import inspect_all_chunkings, inspect_bytes
 
 
 @dataclass(frozen=True)
@@ -133,3 +133,12 @@ def test_zip_directory_at_the_end_of_a_file_detected_otherwise_is_reported(name:
 def test_no_hidden_zip_near_misses(name: str, data: bytes) -> None:
     result = inspect_all_chunkings(data)
     assert not any("zip central directory" in issue.message for issue in result.issues)
+
+
+@pytest.mark.parametrize("announced_extra", [0, 3 * 1024 * 1024], ids=["as announced", "shorter than announced"])
+def test_hidden_zip_is_found_at_the_end_of_a_large_file(announced_extra: int) -> None:
+    # Only the bytes near the announced end are kept in full (issue 18); the end record is found either way.
+    data = b"\x00" + bytes(5 * 1024 * 1024) + HIDDEN_ZIP
+    for chunking in (4096, 1024 * 1024, (3, 0, 4096, 1, 65_541, 0, 1024 * 1024)):
+        result = inspect_bytes(data, chunking, size=len(data) + announced_extra)
+        assert any("zip central directory" in issue.message for issue in result.issues), chunking

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from weightgate.formats import Format, zipfmt
+from weightgate.formats import Format, zipend, zipfmt
 from weightgate.rules import MALFORMED_FILE
 
 from .feeding import inspect_all_chunkings, inspect_bytes
@@ -64,7 +64,7 @@ def _with_zip64_end(data: bytes) -> bytes:
 
 
 def test_directory_larger_than_the_tail_is_read_as_it_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(zipfmt, "TAIL_BYTES", 64)  # the end record fits, the directory does not
+    monkeypatch.setattr(zipend, "TAIL_BYTES", 64)  # the end record fits, the directory does not
     result = inspect_bytes(torch_zip(), chunking=7)
     assert result.format is Format.PYTORCH_ZIP
     assert result.issues == []
@@ -114,3 +114,12 @@ def test_encrypted_members_are_counted() -> None:
         flag_at = at + (6 if sig == b"PK\x03\x04" else 8)
         data[flag_at] |= 1
     assert inspect_bytes(bytes(data)).details["encrypted_members"] == "1"
+
+
+def test_a_zip_shorter_than_announced_says_its_end_was_read_from_fewer_bytes() -> None:
+    # The end records are kept in full only near the announced end (issue 18): a zip that stops megabytes
+    # early was read from its last SEARCH_BYTES, and the result says so instead of passing quietly.
+    data = zip_of({"a.bin": bytes(3 * 1024 * 1024)})
+    result = inspect_bytes(data, size=len(data) + 4 * 1024 * 1024)
+    assert any("before the size announced" in issue.message for issue in result.issues)
+    assert not any("before the size announced" in issue.message for issue in inspect_bytes(data).issues)

@@ -22,6 +22,7 @@ string, a callable returned by another call) is reported as unresolved, never gu
 
 from __future__ import annotations
 
+import functools
 import pickletools
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
@@ -280,7 +281,7 @@ class PickleWalker:
         self._tracking = False  # a NumpyArrayWrapper class was named: pops check for tracked values
         self._joblib = _JoblibReads(follow_joblib)
         self._refs: dict[str, Reference] = {}
-        self._table = _opcode_table(self)
+        self._table = _opcode_table()
         self._interrupted = False
         self._offset = 0  # stream offset of the first byte not yet parsed (the start of the carry)
         self._total = 0
@@ -443,7 +444,7 @@ class PickleWalker:
             if self._frame_end and at < self._frame_end < base + end and not self._line_skip:
                 self._malformed(f"{spec.name} at offset {at} runs past the end of its frame ({self._frame_end})")
             self._in_pickle = True  # until this opcode turns out to be STOP
-            handler(arg, at)
+            handler(self, arg, at)
             self._last_opcode = spec.name
             if end > n:  # a long argument continues past this chunk: skip the rest as it arrives
                 self._skip = end - n
@@ -1048,14 +1049,16 @@ _HANDLER_NAMES: dict[str, str] = {
 _TUPLE_SIZES = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
 
 
-_Handler = Callable[[object, int], None]
+_Handler = Callable[["PickleWalker", object, int], None]
 
 
-def _opcode_table(walker: PickleWalker) -> list[tuple[_Spec, _Handler] | None]:
-    """Indexed by opcode byte: its argument spec and the walker's handler (None: not an opcode)."""
-    handlers: dict[str, _Handler] = {name: getattr(walker, method) for name, method in _HANDLER_NAMES.items()}
+@functools.cache
+def _opcode_table() -> list[tuple[_Spec, _Handler] | None]:
+    """Indexed by opcode byte: its argument spec and the walker's handler, called with the walker (None: not an
+    opcode). Built once per process: building it per pickle was a tenth of a small pickle's inspection."""
+    handlers: dict[str, _Handler] = {name: getattr(PickleWalker, method) for name, method in _HANDLER_NAMES.items()}
     for name, size in _TUPLE_SIZES.items():
-        handlers[name] = lambda arg, at, size=size: walker.op_tuple_n(arg, at, size)  # type: ignore[misc]
+        handlers[name] = lambda walker, arg, at, size=size: walker.op_tuple_n(arg, at, size)  # type: ignore[misc]
     missing = {spec.name for spec in _SPECS.values()} - set(handlers)
     assert not missing, f"opcodes without a handler: {missing}"
     table: list[tuple[_Spec, _Handler] | None] = [None] * 256

@@ -36,7 +36,7 @@ class _SniffingInspector:
         self._nesting = nesting
         self._head = bytearray()
         self._family: Inspector | None = None
-        self._tail = TailKeeper()
+        self._tail = TailKeeper(size)
 
     def feed(self, chunk: memoryview) -> None:
         self._tail.feed(chunk)
@@ -82,7 +82,7 @@ def family_inspector(fmt: Format, size: int, nesting: Nesting | None = None) -> 
         case Format.ZIP | Format.PYTORCH_ZIP | Format.KERAS_V3 | Format.NUMPY_NPZ:
             from weightgate.formats.zipfmt import ZipInspector
 
-            return ZipInspector(nesting)
+            return ZipInspector(nesting, size)
         case Format.TAR | Format.PYTORCH_TAR:
             from weightgate.formats.tarfmt import TarInspector
 

@@ -18,21 +18,45 @@ TAIL_BYTES = 1024 * 1024  # enough to check the directory's signature for archiv
 
 
 class TailKeeper:
-    """The last TAIL_BYTES of a stream, kept as it is fed."""
+    """The last TAIL_BYTES of a stream, kept as it is fed.
 
-    def __init__(self) -> None:
+    Copying every chunk's last bytes would cost about as much as reading the file again (issue 18), so when
+    the stream's length is announced (`expected`, negative when unknown) a chunk keeps all of its last
+    TAIL_BYTES only once the stream is within TAIL_BYTES of that length; earlier chunks keep their last
+    SEARCH_BYTES. The kept bytes are always the stream's last ones, and always at least its last SEARCH_BYTES
+    (all zipfile searches for an end record), whatever the stream's real length: `short` says a stream ended
+    early enough that fewer than TAIL_BYTES were kept.
+    """
+
+    def __init__(self, expected: int = -1) -> None:
         self._tail = bytearray()
+        self._expected = expected
         self.total = 0
 
     def feed(self, chunk: memoryview) -> None:
         self.total += len(chunk)
-        self._tail += chunk[-TAIL_BYTES:]
+        near_end = self._expected < 0 or self.total > self._expected - TAIL_BYTES
+        keep = TAIL_BYTES if near_end else SEARCH_BYTES
+        if len(chunk) >= keep:
+            self._tail[:] = chunk[-keep:]
+            return
+        self._tail += chunk
         if len(self._tail) > 2 * TAIL_BYTES:  # trimmed now and then, not on every chunk
             del self._tail[:-TAIL_BYTES]
 
+    def tail(self) -> bytes:
+        return bytes(self._tail[-TAIL_BYTES:])
+
+    @property
+    def short(self) -> bool:
+        """The stream ended before its announced length, with fewer of its last bytes kept than TAIL_BYTES."""
+        return len(self._tail) < min(self.total, TAIL_BYTES)
+
     def hidden_directory(self) -> tuple[int, int] | None:
         """(offset, size) of a non-empty central directory zipfile would open from the end, or None."""
-        tail = bytes(self._tail[-TAIL_BYTES:])
+        tail = self.tail()
+        # A short tail still holds the last SEARCH_BYTES: the end record is found wherever zipfile finds it, and
+        # a directory that starts before the kept bytes is reported rather than passed (see below).
         return central_directory_from_end(tail, self.total - len(tail))
 
 

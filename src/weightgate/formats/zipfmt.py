@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from weightgate.formats import Format
 from weightgate.formats.base import Inspection, Issue
 from weightgate.formats.members import Nesting
+from weightgate.formats.zipend import TailKeeper
 from weightgate.formats.zipstream import (
     CENTRAL_SIG,
     CENTRAL_SIZE,
@@ -30,9 +31,8 @@ from weightgate.formats.zipstream import (
 )
 from weightgate.rules import CONTAINER_LIMIT_EXCEEDED, MALFORMED_FILE, ZIP_HEADER_TRICKS
 
-# 1 MiB holds the end records with the longest comment, and the directory of ~10,000 members when the walk
-# cannot reach it (a large PyTorch checkpoint has one member per storage).
-TAIL_BYTES = 1024 * 1024
+# The kept tail (zipend.TAIL_BYTES, 1 MiB) holds the end records with the longest comment, and the directory
+# of ~10,000 members when the walk cannot reach it (a large PyTorch checkpoint has one member per storage).
 MAX_LISTED_NAMES = 50
 MAX_COMMENT_BYTES = 0xFFFF
 MAX_LISTED_DISAGREEMENTS = 20
@@ -66,25 +66,25 @@ class _Members:
 class ZipInspector:
     """Walks the members as they pass and keeps a ring of the last TAIL_BYTES for the end records."""
 
-    def __init__(self, nesting: Nesting) -> None:
+    def __init__(self, nesting: Nesting, size: int = -1) -> None:
         self._stream = ZipStream(nesting)
-        self._tail = bytearray()
-        self._total = 0
+        self._tail = TailKeeper(size)
 
     def feed(self, chunk: memoryview) -> None:
-        self._total += len(chunk)
         self._stream.feed(chunk)
-        if len(chunk) >= TAIL_BYTES:
-            self._tail = bytearray(chunk[-TAIL_BYTES:])
-            return
-        self._tail += chunk
-        if len(self._tail) > 2 * TAIL_BYTES:  # trim in batches: deleting from the front copies the rest
-            del self._tail[:-TAIL_BYTES]
+        self._tail.feed(chunk)
 
     def finish(self) -> Inspection:
         self._stream.finish()
-        tail = bytes(self._tail[-TAIL_BYTES:])
-        return judge_zip(self._stream, tail, self._total - len(tail))
+        tail = self._tail.tail()
+        inspection = judge_zip(self._stream, tail, self._tail.total - len(tail))
+        if self._tail.short:
+            # Only a zip that ends before the size its container announced (a finding there already) gets
+            # here: its end records were read from fewer bytes than usual, so say so rather than pass quietly.
+            inspection.issues.append(Issue(MALFORMED_FILE, (
+                f"zip ends after {self._tail.total} bytes, before the size announced for it; its end records and "
+                f"directory were read from its last {len(tail)} bytes only")))
+        return inspection
 
 
 def judge_zip(stream: ZipStream, tail: bytes, tail_start: int) -> Inspection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Protocol
@@ -64,7 +65,17 @@ def _location(text: str, base: Path) -> MirrorLocation:
 
 def locate_mirror(artifact: Artifact, manifest: Manifest, override: str | None) -> MirrorLocation | None:
     """The artifact's mirror, with what a network mirror needs to read pinned bytes (commit, version ids)."""
-    location = _locate(artifact, manifest, override)
+    return _with_read_facts(artifact, _locate(artifact, _Bases(manifest, override)))
+
+
+def locate_mirrors(manifest: Manifest, override: str | None) -> dict[str, MirrorLocation | None]:
+    """Every artifact's mirror (as `locate_mirror`), resolving the manifest's folder and base once, not once per
+    artifact: resolving them again was a tenth of an offline check of 10,000 artifacts (issue 18)."""
+    bases = _Bases(manifest, override)
+    return {a.id: _with_read_facts(a, _locate(a, bases)) for a in manifest.artifacts}
+
+
+def _with_read_facts(artifact: Artifact, location: MirrorLocation | None) -> MirrorLocation | None:
     if location is None or location.kind not in (MirrorKind.HF, MirrorKind.S3):
         return location
     revision = artifact.source.revision if artifact.source.registry == "huggingface" else None
@@ -75,17 +86,34 @@ def locate_mirror(artifact: Artifact, manifest: Manifest, override: str | None) 
     return MirrorLocation(location.uri, None, revision, versions)
 
 
-def _locate(artifact: Artifact, manifest: Manifest, override: str | None) -> MirrorLocation | None:
+class _Bases:
+    """The manifest's folder and its mirror base (`--mirror` replaces `mirror_base`), each resolved when first
+    needed, once."""
+
+    def __init__(self, manifest: Manifest, override: str | None) -> None:
+        self._manifest = manifest
+        self._override = override
+        self.text = override if override is not None else manifest.mirror_base
+
+    @functools.cached_property
+    def manifest_dir(self) -> Path:
+        return self._manifest.path.resolve().parent
+
+    @functools.cached_property
+    def base(self) -> MirrorLocation:
+        assert self.text is not None
+        return _location(self.text, Path.cwd() if self._override is not None else self.manifest_dir)
+
+
+def _locate(artifact: Artifact, bases: _Bases) -> MirrorLocation | None:
     """The artifact's mirror. `--mirror` (override) replaces the manifest's `mirror_base`; relative artifact
     mirrors are joined to that base (or the manifest's folder). With a base and no artifact mirror, the
     artifact lives at `<base>/<artifact id>`."""
-    manifest_dir = manifest.path.resolve().parent
-    base_text = override if override is not None else manifest.mirror_base
     if artifact.mirror is not None and _is_uri(artifact.mirror):
-        return _location(artifact.mirror, manifest_dir)
-    if base_text is None:
-        return _location(artifact.mirror, manifest_dir) if artifact.mirror is not None else None
-    base = _location(base_text, Path.cwd() if override is not None else manifest_dir)
+        return _location(artifact.mirror, bases.manifest_dir)
+    if bases.text is None:
+        return _location(artifact.mirror, bases.manifest_dir) if artifact.mirror is not None else None
+    base = bases.base
     sub = artifact.mirror if artifact.mirror is not None else artifact.id
     if base.local_path is not None:
         return _location(sub, base.local_path)
