@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from weightgate.yamlsource import PathKey
@@ -13,6 +13,11 @@ SchemaName = Literal["manifest", "policy", "report", "approval", "deployment"]
 
 
 def schema_text(name: SchemaName) -> str:
+    beside = Path(__file__).with_name("schemas") / f"{name}.schema.json"
+    if beside.is_file():  # an installed package: importlib.resources (tempfile, zipfile...) costs start-up time
+        return beside.read_text(encoding="utf-8")
+    from importlib import resources
+
     return resources.files("weightgate").joinpath(f"schemas/{name}.schema.json").read_text(encoding="utf-8")
 
 

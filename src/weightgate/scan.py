@@ -26,13 +26,12 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weightgate import __version__, rules
 from weightgate.checks.chat_templates import template_file_findings
-from weightgate.checks.code_loads import MirrorCoverage, manifest_coverage, source_findings
 from weightgate.checks.custom_code import custom_code_finding, find_custom_code
 from weightgate.checks.formats import issue_findings, judge_extension, judge_format
-from weightgate.codeloads import MAX_SOURCE_BYTES, SourceScan, scan_source
 from weightgate.errors import InputFileError
 from weightgate.facts import FileFacts, FileStatus, artifact_digest
 from weightgate.findings import Finding, Location, sort_key
@@ -43,6 +42,9 @@ from weightgate.mirror.local import LocalMirror
 from weightgate.policy import FailOn, Policy, load_policy
 from weightgate.report.interface import Report
 from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
+
+if TYPE_CHECKING:  # the code-load reader is imported only when a Python file turns up (start-up time)
+    from weightgate.checks.code_loads import MirrorCoverage
 from weightgate.waivers import apply_waivers
 
 MAX_SCAN_FILES = 200_000
@@ -205,6 +207,8 @@ def _custom_code(group: _Group, files: tuple[FileFacts, ...]) -> Iterator[Findin
 def _coverage(options: ScanOptions) -> MirrorCoverage | None:
     if options.manifest is None:
         return None
+    from weightgate.checks.code_loads import manifest_coverage
+
     loaded = load_manifest(options.manifest)
     if loaded.manifest is None:
         first = loaded.findings[0]
@@ -245,6 +249,9 @@ def _code_scan(options: ScanOptions, policy: Policy, timestamp: datetime.datetim
 def _code_findings(group: _Group, relative: str, policy: Policy,
                    coverage: MirrorCoverage | None) -> tuple[FileFacts, list[Finding]]:
     """One Python file read (bounded, never through a symlink) and judged; its facts name it as reported."""
+    from weightgate.checks.code_loads import source_findings
+    from weightgate.codeloads import SourceScan, scan_source
+
     shown = group.display(relative)
     path = group.root / relative
     source = _read_source(path, group.root)
@@ -261,6 +268,8 @@ def _read_source(path: Path, root: Path) -> bytes | str:
     """The file's bytes, or why they were not read: a symlink is followed only to a file inside the group's
     folder (as the content scan does), a FIFO or device is never waited on, and more than MAX_SOURCE_BYTES is
     not read whole."""
+    from weightgate.codeloads import MAX_SOURCE_BYTES
+
     if path.is_symlink():
         real, top = Path(os.path.realpath(path)), Path(os.path.realpath(root))
         if top not in real.parents:
