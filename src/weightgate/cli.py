@@ -94,65 +94,101 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _gate_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `check` and `merge` share: the policy, where reports go, and how findings are judged."""
+    options = (
+        click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Policy file (default: built-in)."),
+        click.option("--policy-ref", metavar="REF", help="Read --policy, and the keys, certificates, trust roots "
+                     "and registry it names, as committed at this git revision (the target branch or the pull "
+                     "request's base commit), never from the working tree; edits to them are reported (WG645)."),
+        click.option("--mirror", callback=lambda _c, _p, v: _mirror_base(v), help="Mirror base (directory or "
+                     "URI) for relative artifact mirrors; overrides the manifest's mirror_base."),
+        click.option("--sarif", "sarif_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write SARIF 2.1.0."),
+        click.option("--sarif-category", metavar="CATEGORY", callback=lambda _c, _p, v: _sarif_category(v),
+                     help="Code-scanning category of the SARIF (automationDetails.id; default: "
+                     "weightgate/check/<manifest path>/, one per manifest)."),
+        click.option("--bom", "bom_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write a CycloneDX 1.6 ML-BOM."),
+        click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write the JSON report to a file."),
+        click.option("--gitlab-codequality", "codequality_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write a GitLab Code Quality report (artifacts:reports:codequality)."),
+        click.option("--github/--no-github", default=None, help="Write a GitHub job summary, annotations and "
+                     "step outputs (default: when GITHUB_ACTIONS=true)."),
+        click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="console",
+                     show_default=True, help="Format of the report on standard output."),
+        click.option("--registry", type=click.Path(path_type=Path, dir_okay=False),
+                     help="File-based model registry (registry.yaml) to check registry_entry fields against; "
+                     "overrides the policy's registry.file."),
+        click.option("--evidence", help="Approvals store (folder or mirror URI) holding signed records by "
+                     "artifact digest; overrides the policy's approvals.store."),
+        click.option("--attest", "attest_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Write a signed decision record per artifact (in-toto statements with a SLSA "
+                     "verification summary, DSSE-signed, one per line); needs --attest-key."),
+        click.option("--attest-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                     help="PEM private key that signs --attest records (ECDSA, Ed25519 or RSA; an encrypted key "
+                     "reads its password from WEIGHTGATE_ATTEST_KEY_PASSWORD)."),
+        click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
+                     help="Lowest level that fails the gate (default: the policy's fail_on)."),
+        click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
+                     help="Judge dates (approvals, re-validation, waivers) as of this day, e.g. for an audit."),
+        click.option("--reproducible", is_flag=True, help="Stamp reports with a fixed time (SOURCE_DATE_EPOCH "
+                     "when set, else 00:00 UTC of the day judged) so equal inputs give byte-identical SARIF and "
+                     "BOM."),
+        click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
+                     help="Paths in reports are relative to this (the repository root).", show_default=True),
+        click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code."),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @_endpoint_options
 @click.argument("manifests", metavar="MANIFEST...", nargs=-1, required=True,
                 type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (default: built-in).")
-@click.option("--policy-ref", metavar="REF", help="Read --policy, and the keys, certificates, trust roots and "
-              "registry it names, as committed at this git revision (the target branch or the pull request's "
-              "base commit), never from the working tree; edits to them are reported (WG645).")
-@click.option("--mirror", callback=lambda _c, _p, v: _mirror_base(v), help="Mirror base (directory or URI) for "
-              "relative artifact mirrors; overrides the manifest's mirror_base.")
-@click.option("--sarif", "sarif_path", type=click.Path(path_type=Path, dir_okay=False), help="Write SARIF 2.1.0.")
-@click.option("--sarif-category", metavar="CATEGORY", callback=lambda _c, _p, v: _sarif_category(v),
-              help="Code-scanning category of the SARIF (automationDetails.id; default: "
-              "weightgate/check/<manifest path>/, one per manifest).")
-@click.option("--bom", "bom_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a CycloneDX 1.6 ML-BOM.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the JSON report to a file.")
-@click.option("--gitlab-codequality", "codequality_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a GitLab Code Quality report (artifacts:reports:codequality).")
-@click.option("--github/--no-github", default=None, help="Write a GitHub job summary, annotations and step "
-              "outputs (default: when GITHUB_ACTIONS=true).")
-@click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="console",
-              show_default=True, help="Format of the report on standard output.")
+@_gate_options
 @click.option("--offline", is_flag=True, help="Only checks that need no artifact bytes (fast; for pre-commit).")
-@click.option("--registry", type=click.Path(path_type=Path, dir_okay=False),
-              help="File-based model registry (registry.yaml) to check registry_entry fields against; overrides "
-              "the policy's registry.file.")
-@click.option("--evidence", help="Approvals store (folder or mirror URI) holding signed records by artifact digest; "
-              "overrides the policy's approvals.store.")
-@click.option("--attest", "attest_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a signed decision record per artifact (in-toto statements with a SLSA verification "
-              "summary, DSSE-signed, one per line); needs --attest-key.")
-@click.option("--attest-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="PEM private key that signs --attest records (ECDSA, Ed25519 or RSA; an encrypted key reads "
-              "its password from WEIGHTGATE_ATTEST_KEY_PASSWORD).")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
-              help="Lowest level that fails the gate (default: the policy's fail_on).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Judge dates (approvals, re-validation, waivers) as of this day, e.g. for an audit.")
-@click.option("--reproducible", is_flag=True, help="Stamp reports with a fixed time (SOURCE_DATE_EPOCH when set, "
-              "else 00:00 UTC of the day judged) so equal inputs give byte-identical SARIF and BOM.")
-@click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
-              help="Paths in reports are relative to this (the repository root).", show_default=True)
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
-def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, sarif_path: Path | None,
-          bom_path: Path | None, json_path: Path | None, codequality_path: Path | None, github: bool | None,
-          fmt: str, offline: bool, fail_on: str | None, workers: int | None, as_of: datetime.datetime | None,
-          source_root: Path, quiet: bool, registry: Path | None = None, attest_path: Path | None = None,
-          attest_key: Path | None = None, evidence: str | None = None, policy_ref: str | None = None,
-          reproducible: bool = False, endpoints: EndpointOptions | None = None,
-          sarif_category: str | None = None) -> None:
+@click.option("--shard", "shard", metavar="I/N", help="Verify only shard I of N (balanced by pinned bytes) and "
+              "write its file facts to --shard-out; `weightgate merge` judges the whole manifest from all N.")
+@click.option("--shard-out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where --shard writes its file facts (JSON).")
+def check(manifests: tuple[Path, ...], offline: bool, workers: int | None, shard: str | None,
+          shard_out: Path | None, **options: Any) -> None:
     """Check deployment MANIFESTs against a policy, re-hashing every pinned file from its mirror.
 
     Several manifests (as pre-commit passes them) are checked one after the other; report files then take
     one manifest at a time."""
+    if shard is not None or shard_out is not None:
+        _check_shard(manifests, shard, shard_out, offline, workers, options)
+        return
+    _gate(manifests, offline=offline, workers=workers, **options)
+
+
+@cli.command()
+@_endpoint_options
+@click.argument("shards", metavar="SHARD...", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--manifest", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The manifest the shards checked.")
+@_gate_options
+def merge(shards: tuple[Path, ...], manifest: Path, **options: Any) -> None:
+    """Judge a manifest from the file facts of every `check --shard` run, writing exactly the reports and decision
+    records one `check` would have written. A shard missing, repeated or from another run is an error."""
+    _gate((manifest,), offline=False, workers=None, shards=shards, **options)
+
+
+def _gate(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, sarif_path: Path | None,
+          bom_path: Path | None, json_path: Path | None, codequality_path: Path | None, github: bool | None,
+          fmt: str, offline: bool, fail_on: str | None, workers: int | None, as_of: datetime.datetime | None,
+          source_root: Path, quiet: bool, registry: Path | None, attest_path: Path | None,
+          attest_key: Path | None, evidence: str | None, policy_ref: str | None, reproducible: bool,
+          endpoints: EndpointOptions, sarif_category: str | None, shards: tuple[Path, ...] = ()) -> None:
     from weightgate.gate import CheckOptions
-    from weightgate.mirror.settings import EndpointOptions
     from weightgate.policy import FailOn
     from weightgate.verify import DEFAULT_WORKERS
 
@@ -167,8 +203,8 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
             manifest=manifests[0], policy=policy, mirror=mirror, offline=offline,
             fail_on=FailOn(fail_on) if fail_on else None, workers=workers or DEFAULT_WORKERS,
             today=as_of.date() if as_of else None, timestamp=timestamp, source_root=source_root, registry=registry,
-            endpoints=endpoints or EndpointOptions(), progress=_progress(quiet or offline), evidence=evidence,
-            policy_ref=policy_ref, reproducible=reproducible))
+            endpoints=endpoints, progress=_progress(quiet or offline or bool(shards)), evidence=evidence,
+            policy_ref=policy_ref, reproducible=reproducible, shards=shards))
     if in_github:
         from weightgate.report.github import publish
 
@@ -176,6 +212,43 @@ def check(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
         click.echo(publish(reports, os.environ, sarif_path, bom_path), nl=False)
     _raise_output_failures(failures)
     sys.exit(EXIT_FINDINGS if any(report.failed for report in reports) else EXIT_PASS)
+
+
+# Options that write reports or decide: a shard writes only its file facts, the merge writes everything.
+_MERGE_ONLY = {"sarif_path": "--sarif", "bom_path": "--bom", "json_path": "--json",
+               "codequality_path": "--gitlab-codequality", "attest_path": "--attest", "attest_key": "--attest-key",
+               "registry": "--registry", "evidence": "--evidence", "fail_on": "--fail-on", "as_of": "--as-of",
+               "sarif_category": "--sarif-category"}
+
+
+def _check_shard(manifests: tuple[Path, ...], shard: str | None, shard_out: Path | None, offline: bool,
+                 workers: int | None, options: dict[str, Any]) -> None:
+    """`check --shard I/N --shard-out FILE`: stream this shard's files and write their facts, nothing else."""
+    from weightgate.gate import CheckOptions, run_shard
+    from weightgate.shards import ShardSpec, shard_document
+    from weightgate.verify import DEFAULT_WORKERS
+
+    if shard is None or shard_out is None:
+        raise click.UsageError("--shard I/N and --shard-out FILE go together")
+    if len(manifests) > 1 or offline:
+        raise click.UsageError("--shard reads the files of one manifest (not --offline)")
+    given = [flag for name, flag in _MERGE_ONLY.items() if options.get(name)]
+    if given or options["fmt"] != "console":
+        raise click.UsageError(f"{', '.join(given) or '--format'}: reports and decisions come from "
+                               "`weightgate merge`; a shard writes only --shard-out")
+    spec = ShardSpec.parse(shard)
+    in_github = options["github"] if options["github"] is not None else os.environ.get("GITHUB_ACTIONS") == "true"
+    with _github_fence(in_github):
+        facts = run_shard(CheckOptions(
+            manifest=manifests[0], policy=options["policy"], mirror=options["mirror"],
+            workers=workers or DEFAULT_WORKERS, source_root=options["source_root"], endpoints=options["endpoints"],
+            progress=_progress(options["quiet"]), policy_ref=options["policy_ref"]), spec)
+        _raise_output_failures(_written(shard_out, lambda: shard_document(facts)))
+        if not options["quiet"]:
+            from weightgate.report.shard import shard_summary
+
+            text = shard_summary(facts, shard_out)
+            click.echo(_shielded(text) if in_github else text, nl=False)
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from weightgate.checks.approvals import approval_chain
 from weightgate.errors import PolicyError
 from weightgate.evidence.signatures import SignatureFacts, signature_facts
 from weightgate.evidence.store import StoredRecords
-from weightgate.facts import ArtifactFacts, MirrorListing
+from weightgate.facts import ArtifactFacts, FileFacts, MirrorListing
 from weightgate.findings import sort_key
 from weightgate.governance.digests import evidence_digests
 from weightgate.governance.eval_evidence import fetch_evidence
@@ -33,6 +34,7 @@ from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_en
 from weightgate.report.interface import Report
 from weightgate.runtime.collect import DependencyCapture
 from weightgate.runtime.facts import RuntimeFacts
+from weightgate.shards import ShardFacts, ShardSpec
 from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, verify_artifacts
 from weightgate.waivers import apply_waivers
 
@@ -56,21 +58,57 @@ class CheckOptions:
     # tree: the change under review cannot weaken its own gate. None: the policy file as it is.
     policy_ref: str | None = None
     reproducible: bool = False  # reports carry nothing of where the inputs were checked out
+    # `merge`: shard files whose file facts stand in for this run's own verify pass (see shards.py).
+    shards: tuple[Path, ...] = ()
 
 
 def run_check(options: CheckOptions) -> Report:
-    with contextlib.ExitStack() as stack:
-        at_ref: PolicyAtRef | None = None
-        if options.policy_ref is None:
-            policy = load_policy(options.policy)
-        elif options.policy is None:
-            raise PolicyError("--policy-ref needs --policy: the built-in policy has no revision to read",
-                              hint="give the policy's path in the repository, e.g. --policy deploy/policy.yaml")
-        else:
-            # The copy the policy was read from must outlive the check: keys and the registry are read during it.
-            at_ref = stack.enter_context(policy_at_ref(options.policy, options.policy_ref))
-            policy = at_ref.policy
-        return _check(options, with_endpoints(policy, options.endpoints), at_ref)
+    with _policy(options) as (policy, at_ref):
+        return _check(options, policy, at_ref)
+
+
+@contextlib.contextmanager
+def _policy(options: CheckOptions) -> Iterator[tuple[Policy, PolicyAtRef | None]]:
+    if options.policy_ref is None:
+        yield with_endpoints(load_policy(options.policy), options.endpoints), None
+    elif options.policy is None:
+        raise PolicyError("--policy-ref needs --policy: the built-in policy has no revision to read",
+                          hint="give the policy's path in the repository, e.g. --policy deploy/policy.yaml")
+    else:
+        # The copy the policy was read from must outlive the check: keys and the registry are read during it.
+        with policy_at_ref(options.policy, options.policy_ref) as at_ref:
+            yield with_endpoints(at_ref.policy, options.endpoints), at_ref
+
+
+def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
+    """Verify this shard's share of the pinned files (shards.py); every other check waits for `merge`."""
+    from weightgate.shards import manifest_sha256, plan_shares, share_of, with_files
+
+    with _policy(options) as (policy, _at_ref):
+        loaded = load_manifest(options.manifest)
+        if loaded.manifest is None:  # the merge reports the schema findings; there is nothing to read
+            text = loaded.findings and options.manifest.read_bytes()
+            return ShardFacts(spec, hashlib.sha256(text or b"").hexdigest(), policy.sha256, {}, {}, {})
+        manifest = loaded.manifest
+        locations = locate_mirrors(manifest, options.mirror)
+        share = share_of(plan_shares(manifest, locations, spec.count)[spec.index - 1])
+        cards, dependencies = CardCapture(manifest), DependencyCapture(manifest)
+        jobs = [with_files(job, share[job.artifact_id])
+                for job in _jobs(manifest, locations, settings_for(policy), cards, dependencies)
+                if job.artifact_id in share]
+        facts = verify_artifacts(jobs, options.workers, options.progress,
+                                 ReadBudget(policy.request_timeout_s, policy.file_deadline_s))
+        files: dict[tuple[str, int], FileFacts] = {}
+        captured: dict[tuple[str, int], bytes] = {}
+        for artifact in facts:
+            for index, file in zip(share[artifact.artifact_id], artifact.files, strict=True):
+                files[(artifact.artifact_id, index)] = file
+                data = (cards.captured_file(artifact.artifact_id, file.path)
+                        or dependencies.captured(artifact.artifact_id, file.path))
+                if file.verified and data is not None:
+                    captured[(artifact.artifact_id, index)] = data
+        return ShardFacts(spec, manifest_sha256(manifest), policy.sha256,
+                          {a.artifact_id: a.mirror_uri for a in facts}, files, captured)
 
 
 def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) -> Report:
@@ -92,7 +130,9 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         listings = _start_listings(manifest, locations, settings_for(policy), options.offline)
         cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
         dependencies = DependencyCapture(manifest)  # so are pinned requirements files
-        if not options.offline:
+        if options.shards:
+            facts = _merged(options.shards, manifest, policy, locations, cards, dependencies)
+        elif not options.offline:
             facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards, dependencies),
                                      options.workers, options.progress,
                                      ReadBudget(policy.request_timeout_s, policy.file_deadline_s))
@@ -117,6 +157,21 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         runtime=runtime,
         manifest_path=options.manifest, reproducible=options.reproducible,
     )
+
+
+def _merged(paths: Iterable[Path], manifest: Manifest, policy: Policy,
+            locations: Mapping[str, MirrorLocation | None], cards: CardCapture,
+            dependencies: DependencyCapture) -> tuple[ArtifactFacts, ...]:
+    """The shards' file facts in place of a verify pass, and the small files they kept, as that pass keeps them."""
+    from weightgate.shards import merge_shards, read_shard
+
+    merged = merge_shards([read_shard(path) for path in paths], manifest, policy.sha256, locations)
+    for (artifact_id, index), data in merged.captured.items():
+        artifact = manifest.artifact(artifact_id)
+        assert artifact is not None
+        cards.keep(artifact_id, artifact.files[index].path, data)
+        dependencies.keep(artifact_id, artifact.files[index].path, data)
+    return merged.facts
 
 
 def _runtime(manifest: Manifest, policy: Policy, facts: Iterable[ArtifactFacts], dependencies: DependencyCapture,

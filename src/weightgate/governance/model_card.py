@@ -135,6 +135,15 @@ class CardCapture:
         data = self._bytes.get(artifact_id)
         return None if data is None else bytes(data)
 
+    def captured_file(self, artifact_id: str, path: str) -> bytes | None:
+        """The kept bytes of `path` when it is the artifact's pinned card (for a shard's facts)."""
+        return self.captured(artifact_id) if self._paths.get(artifact_id) == path else None
+
+    def keep(self, artifact_id: str, path: str, data: bytes) -> None:
+        """Bytes another run's verify pass kept (`merge` of shards)."""
+        if self._paths.get(artifact_id) == path:
+            self._bytes[artifact_id] = bytearray(data[: MAX_CARD_BYTES + 1])
+
 
 MirrorOpener = Callable[[MirrorLocation], Mirror]
 

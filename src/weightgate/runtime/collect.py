@@ -115,6 +115,11 @@ class DependencyCapture:
         data = self._bytes.get(artifact_id, {}).get(path)
         return None if data is None else bytes(data)
 
+    def keep(self, artifact_id: str, path: str, data: bytes) -> None:
+        """Bytes another run's verify pass kept (`merge` of shards)."""
+        if path in self._paths.get(artifact_id, ()):
+            self._bytes.setdefault(artifact_id, {})[path] = bytearray(data[: MAX_DEPENDENCY_FILE_BYTES + 1])
+
 
 def artifact_dependency_files(manifest: Manifest, facts: Mapping[str, ArtifactFacts], capture: DependencyCapture,
                               offline: bool) -> list[DependencyFile]:
