@@ -10,13 +10,15 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightgate.errors import PolicyError
 from weightgate.evidence.dsse import TrustedSigner, policy_certificates, policy_public_key
 from weightgate.findings import Location
-from weightgate.manifest import Service, Source
 from weightgate.yamlsource import PathKey
+
+if TYPE_CHECKING:  # a policy is read before any manifest, and `scan` may read none
+    from weightgate.manifest import Service, Source
 
 LineOf = Callable[[PathKey], int]  # a policy key path -> its line, to locate problems
 

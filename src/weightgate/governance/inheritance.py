@@ -15,10 +15,33 @@ def verdict_of(text: str | None, policy: LicensePolicy) -> LicenseVerdict | str 
     """The verdict on a license expression, or why it could not be judged; None when there is no license."""
     if text is None:
         return None
-    try:
-        return judge_license(parse_license(text), policy)
-    except LicenseParseError as e:
-        return str(e)
+    verdicts = _verdicts_under(policy)
+    verdict = verdicts.get(text)
+    if verdict is None:
+        try:
+            verdict = judge_license(parse_license(text), policy)
+        except LicenseParseError as e:
+            verdict = str(e)
+        if len(verdicts) < MAX_REMEMBERED_VERDICTS:
+            verdicts[text] = verdict
+    return verdict
+
+
+# Thousands of artifacts share a handful of license expressions, and three checks and the reports ask about each
+# (judging them again was a tenth of an offline check of 10,000 artifacts, issue 18). A verdict depends only on the
+# expression and the (immutable) policy, so it is remembered per policy object, for the last few policies.
+MAX_REMEMBERED_VERDICTS = 4096
+_REMEMBERED_POLICIES = 4
+_verdicts: dict[int, tuple[LicensePolicy, dict[str, LicenseVerdict | str]]] = {}
+
+
+def _verdicts_under(policy: LicensePolicy) -> dict[str, LicenseVerdict | str]:
+    entry = _verdicts.get(id(policy))
+    if entry is None or entry[0] is not policy:  # the policy held in the entry keeps its id from being reused
+        while len(_verdicts) >= _REMEMBERED_POLICIES:
+            del _verdicts[next(iter(_verdicts))]
+        entry = _verdicts[id(policy)] = (policy, {})
+    return entry[1]
 
 
 @dataclass(frozen=True)
