@@ -87,8 +87,8 @@ def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
     with _policy(options) as (policy, _at_ref):
         loaded = load_manifest(options.manifest)
         if loaded.manifest is None:  # the merge reports the schema findings; there is nothing to read
-            text = loaded.findings and options.manifest.read_bytes()
-            return ShardFacts(spec, hashlib.sha256(text or b"").hexdigest(), policy.sha256, {}, {}, {})
+            return ShardFacts(spec, hashlib.sha256(options.manifest.read_bytes()).hexdigest(), policy.sha256, {},
+                              {}, {})
         manifest = loaded.manifest
         locations = locate_mirrors(manifest, options.mirror)
         share = share_of(plan_shares(manifest, locations, spec.count)[spec.index - 1])
