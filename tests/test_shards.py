@@ -37,7 +37,9 @@ def _reports(command: str, *args: str, out: str, capsys: pytest.CaptureFixture[s
     code = main([command, *args, "--reproducible", "--sarif", f"{out}/r.sarif", "--bom", f"{out}/r.cdx.json",
                  "--json", f"{out}/r.json", "--gitlab-codequality", f"{out}/cq.json",
                  "--attest", f"{out}/records.jsonl", "--attest-key", "gate.pem"])
-    Path(out, "console.txt").write_text(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    Path(out, "console.txt").write_text(captured.out)
     return code, Path(out)
 
 
@@ -92,6 +94,25 @@ def test_shards_merged_write_exactly_what_one_run_writes(checkout, capsys, count
     # The pinned model card reached the merge from the shard that read it (the card rules judged its text).
     assert any("captured" in f for s in paths for a in json.loads(Path(s).read_text())["artifacts"]
                for f in a["files"] if f["path"] == "README.md")
+
+
+def test_shards_checked_out_elsewhere_merge_as_one_run_here(checkout, capsys, monkeypatch):
+    """Runners check the repository out in different folders (GitLab: /builds/<runner>/<n>/...): a mirror inside
+    the checkout is the same mirror, and the reports name nothing of the shards' folders."""
+    paths = _shards(3)
+    for path in paths:  # each shard file names the checkout it ran in
+        assert str(checkout) in Path(path).read_text()
+    elsewhere = checkout / "runner-b" / "checkout"
+    shutil.copytree(checkout / "examples", elsewhere / "examples")
+    shutil.copytree(checkout / "shards", elsewhere / "shards")
+    Path(elsewhere / "gate.pem").write_bytes((checkout / "gate.pem").read_bytes())
+    monkeypatch.chdir(elsewhere)
+    one_code, one = _reports("check", *EXAMPLE, out="one", capsys=capsys)
+    merged_code, merged = _reports("merge", *paths, "--manifest", *EXAMPLE, out="merged", capsys=capsys)
+    assert merged_code == one_code == 1
+    for name in REPORTS:
+        assert (merged / name).read_bytes() == (one / name).read_bytes(), name
+        assert str(checkout / "shards") not in (merged / name).read_text()
 
 
 def test_dependency_files_read_by_a_shard_are_judged_by_the_merge(ws: Workspace, tmp_path: Path):

@@ -88,7 +88,7 @@ def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
         loaded = load_manifest(options.manifest)
         if loaded.manifest is None:  # the merge reports the schema findings; there is nothing to read
             return ShardFacts(spec, hashlib.sha256(options.manifest.read_bytes()).hexdigest(), policy.sha256, {},
-                              {}, {})
+                              {}, {}, str(options.source_root.resolve()))
         manifest = loaded.manifest
         locations = locate_mirrors(manifest, options.mirror)
         share = share_of(plan_shares(manifest, locations, spec.count)[spec.index - 1])
@@ -108,7 +108,8 @@ def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
                 if file.verified and data is not None:
                     captured[(artifact.artifact_id, index)] = data
         return ShardFacts(spec, manifest_sha256(manifest), policy.sha256,
-                          {a.artifact_id: a.mirror_uri for a in facts}, files, captured)
+                          {a.artifact_id: a.mirror_uri for a in facts}, files, captured,
+                          str(options.source_root.resolve()))
 
 
 def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) -> Report:
@@ -131,7 +132,7 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         cards = CardCapture(manifest)  # pinned model cards are kept from the verify pass's own stream
         dependencies = DependencyCapture(manifest)  # so are pinned requirements files
         if options.shards:
-            facts = _merged(options.shards, manifest, policy, locations, cards, dependencies)
+            facts = _merged(options.shards, manifest, policy, locations, cards, dependencies, options.source_root)
         elif not options.offline:
             facts = verify_artifacts(_jobs(manifest, locations, settings_for(policy), cards, dependencies),
                                      options.workers, options.progress,
@@ -161,11 +162,11 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
 
 def _merged(paths: Iterable[Path], manifest: Manifest, policy: Policy,
             locations: Mapping[str, MirrorLocation | None], cards: CardCapture,
-            dependencies: DependencyCapture) -> tuple[ArtifactFacts, ...]:
+            dependencies: DependencyCapture, root: Path) -> tuple[ArtifactFacts, ...]:
     """The shards' file facts in place of a verify pass, and the small files they kept, as that pass keeps them."""
     from weightgate.shards import merge_shards, read_shard
 
-    merged = merge_shards([read_shard(path) for path in paths], manifest, policy.sha256, locations)
+    merged = merge_shards([read_shard(path) for path in paths], manifest, policy.sha256, locations, root)
     for (artifact_id, index), data in merged.captured.items():
         artifact = manifest.artifact(artifact_id)
         assert artifact is not None

@@ -109,6 +109,7 @@ class ShardFacts:
     mirrors: dict[str, str]  # artifact id -> mirror URI as the shard's run located it (redacted)
     files: dict[FileKey, FileFacts]
     captured: dict[FileKey, bytes]
+    root: str = ""  # the shard's source root (its checkout), resolved: the merge rebases locations under it
     tool_version: str = __version__
 
 
@@ -127,6 +128,7 @@ def shard_document(shard: ShardFacts) -> str:
     document = {
         "format": SHARD_FORMAT, "formatVersion": SHARD_FORMAT_VERSION, "toolVersion": shard.tool_version,
         "shard": str(shard.spec), "manifestSha256": shard.manifest_sha256, "policySha256": shard.policy_sha256,
+        "sourceRoot": shard.root,
         "artifacts": [{"id": a, "mirror": shard.mirrors.get(a, ""), "files": files} for a, files in artifacts.items()],
     }
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
@@ -187,7 +189,7 @@ def _parse(document: Any) -> ShardFacts:
             if "captured" in entry:
                 captured[key] = base64.b64decode(_text(entry["captured"]), validate=True)
     return ShardFacts(spec, _text(document["manifestSha256"]), _text(document["policySha256"]), mirrors, files,
-                      captured, _text(document["toolVersion"]))
+                      captured, _text(document["sourceRoot"]), _text(document["toolVersion"]))
 
 
 def _file_facts(entry: Mapping[str, Any]) -> FileFacts:
@@ -229,10 +231,13 @@ class MergedFacts:
 
 
 def merge_shards(shards: Sequence[ShardFacts], manifest: Manifest, policy_sha256: str,
-                 locations: Mapping[str, MirrorLocation | None]) -> MergedFacts:
-    """Join shard facts, refusing anything that is not exactly the shares of this manifest's plan."""
+                 locations: Mapping[str, MirrorLocation | None], root: Path) -> MergedFacts:
+    """Join shard facts, refusing anything that is not exactly the shares of this manifest's plan. Locations inside
+    a shard's checkout are rebased onto `root`, the merge's: runners check the repository out in different
+    folders (GitLab's /builds/<runner>/<n>/...), and a mirror inside it is the same mirror."""
     if not shards:
         raise ShardError("no shard files to merge", hint="pass every shard's --shard-out file")
+    shards = [rebased(shard, root) for shard in shards]
     count = shards[0].spec.count
     by_index: dict[int, ShardFacts] = {}
     for shard in shards:
@@ -270,6 +275,31 @@ def merge_shards(shards: Sequence[ShardFacts], manifest: Manifest, policy_sha256
         joined.append(ArtifactFacts(artifact_id, expected_mirrors[artifact_id],
                                     tuple(files[(artifact_id, i)] for i in range(len(artifact.files)))))
     return MergedFacts(tuple(joined), captured)
+
+
+def rebased(shard: ShardFacts, root: Path) -> ShardFacts:
+    """The shard's facts as a run in `root` would have written them: its checkout's folder, as a URI or a path
+    anywhere in a location, reason or message, replaced by `root`."""
+    if not shard.root or not Path(shard.root).is_absolute():
+        return shard
+    old, new = Path(shard.root), root.resolve()
+    if old == new:
+        return shard
+    swaps = {old.as_uri().rstrip("/") + "/": new.as_uri().rstrip("/") + "/",
+             str(old).rstrip("/") + "/": str(new).rstrip("/") + "/"}
+    # One pass, longest first: a rebased location is never rebased again (the new root may lie under the old).
+    pattern = re.compile("|".join(re.escape(before) for before in sorted(swaps, key=len, reverse=True)))
+
+    def moved(text: str) -> str:
+        return pattern.sub(lambda match: swaps[match.group(0)], text)
+
+    files = {key: dataclasses.replace(
+        f, uri=moved(f.uri), reason=moved(f.reason), details={k: moved(v) for k, v in f.details.items()},
+        issues=tuple(dataclasses.replace(i, message=moved(i.message),
+                                         evidence=tuple((k, moved(v)) for k, v in i.evidence)) for i in f.issues))
+        for key, f in shard.files.items()}
+    mirrors = {artifact_id: moved(uri) for artifact_id, uri in shard.mirrors.items()}
+    return dataclasses.replace(shard, files=files, mirrors=mirrors, root=str(new))
 
 
 def _same_run(shard: ShardFacts, count: int, manifest: Manifest, policy_sha256: str) -> None:
