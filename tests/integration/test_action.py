@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,8 @@ from integration.conftest import IN_CI, copy_working_tree, git, require_tool
 from report.test_github import parse_command, parse_output_file
 
 ACTION = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
-WORKFLOW_FILES = [*sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml")), REPO_ROOT / "examples" /
-                  "github-workflow.yml"]
+EXAMPLE_WORKFLOWS = [REPO_ROOT / "examples" / name for name in ("github-workflow.yml", "github-shards-workflow.yml")]
+WORKFLOW_FILES = [*sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml")), *EXAMPLE_WORKFLOWS]
 INSTALL_STEP = "Install weightgate (hash-pinned)"
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<op>==|!=|&&|\|\||!|\(|\))|(?P<fn>[a-z]+)\(\)"
@@ -67,7 +67,7 @@ def test_every_input_is_declared_and_used():
     used = set(re.findall(r"inputs\.([\w-]+)", text))
     assert used == set(ACTION["inputs"]), "inputs used and inputs declared differ"
     assert ACTION["inputs"]["manifest"]["required"] is True
-    assert {"result", "enforced", "findings", "sarif-file", "bom-file"} == set(ACTION["outputs"])
+    assert {"result", "enforced", "findings", "sarif-file", "bom-file", "shard-file"} == set(ACTION["outputs"])
 
 
 def test_workflows_grant_least_privilege():
@@ -329,6 +329,18 @@ def test_offline_and_fail_on_never(runner):
     ({"policy-ref": "$(touch pwned)"}, "policy-ref must be a commit SHA or a ref name"),
     ({"policy-ref": "main@{yesterday}"}, "policy-ref must be a commit SHA or a ref name"),
     ({"policy-ref": "main", "policy": ""}, "policy-ref needs the policy input"),
+    ({"shard": "2"}, "shard must be I/N, e.g. 2/4"),
+    ({"shard": "1/2 --sarif x"}, "shard must be I/N, e.g. 2/4"),
+    ({"shard": "$(touch pwned)/4"}, "shard must be I/N, e.g. 2/4"),
+    ({"shard": "1/2", "merge": "shards"}, "shard and merge exclude each other: shards run first, the merge after"),
+    ({"shard": "1/2", "sarif-file": "x.sarif"},
+     "sarif-file, bom-file, category and fail-on belong to the merge: a shard writes its shard file only"),
+    ({"shard": "1/2", "fail-on": "never"},
+     "sarif-file, bom-file, category and fail-on belong to the merge: a shard writes its shard file only"),
+    ({"shard": "1/2", "offline": "true"}, "offline reads no artifact bytes: it goes with neither shard nor merge"),
+    ({"merge": "shards", "offline": "true"}, "offline reads no artifact bytes: it goes with neither shard nor merge"),
+    ({"merge": "examples/nowhere"}, "merge must name a folder holding the shard files (*.json)"),
+    ({"merge": "examples/keys"}, "merge must name a folder holding the shard files (*.json)"),
 ])
 def test_invalid_inputs_stop_before_weightgate_runs(runner, inputs, message):
     run = runner.run({**EXAMPLE, **inputs})
@@ -339,8 +351,11 @@ def test_invalid_inputs_stop_before_weightgate_runs(runner, inputs, message):
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("manifest", ['x.yaml"; touch pwned; echo "', "$(touch pwned)", "--help", "`touch pwned`"])
-def test_inputs_are_data_not_code(runner, workspace, manifest):
-    run = runner.run({**EXAMPLE, "manifest": manifest, "upload-sarif": "false"})
+@pytest.mark.parametrize("mode", ["check", "shard", "merge"])
+def test_inputs_are_data_not_code(runner, workspace, manifest, mode, tmp_path):
+    (tmp_path / "1.json").write_text("{}")
+    extra = {"check": {"upload-sarif": "false"}, "shard": {"shard": "1/2"}, "merge": {"merge": str(tmp_path)}}[mode]
+    run = runner.run({**EXAMPLE, "manifest": manifest, **extra})
     assert run.failed and run.outputs["result"] == "error"
     assert f"cannot read manifest {manifest}" in run.stderr["Run weightgate"]
     assert not (workspace / "pwned").exists()
@@ -367,12 +382,91 @@ def test_policy_ref_reads_the_policy_at_the_base_commit(runner, workspace):
     assert f"at `{base[:12]}`" in gated.summary
 
 
+# --- one gate across runners: shard, then merge -------------------------------------------------------------
+
+def _shard_runs(runner: Runner, count: int) -> list[ActionRun]:
+    return [runner.run({**EXAMPLE, "shard": f"{index}/{count}"}) for index in range(1, count + 1)]
+
+
+def _shard_folder(workspace: Path, runs: list[ActionRun]) -> str:
+    """What actions/download-artifact makes of the shard jobs' uploads (merge-multiple): one folder of their files."""
+    folder = workspace / "shards"
+    folder.mkdir(exist_ok=True)
+    for run in runs:
+        shard_file = Path(run.outputs["shard-file"])
+        (folder / shard_file.name).write_bytes(shard_file.read_bytes())
+    return folder.name
+
+
+@pytest.fixture
+def shard_runs(runner, workspace) -> Iterator[list[ActionRun]]:
+    yield _shard_runs(runner, 2)
+    subprocess.run(["rm", "-rf", str(workspace / "shards")], check=True)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_shards_write_their_files_and_no_verdict(shard_runs, installed_run):
+    temp = installed_run[1]
+    for index, run in enumerate(shard_runs, start=1):
+        assert not run.failed, run.stdout
+        assert run.outputs["result"] == "sharded" and run.steps["Run weightgate"]["exit-code"] == "0"
+        assert run.outputs["shard-file"] == str(temp / "weightgate" / f"weightgate-shard-{index}-of-2.json")
+        document = json.loads(Path(run.outputs["shard-file"]).read_text())
+        assert document["format"] == "weightgate-shard" and document["shard"] == f"{index}/2"
+        assert run.outputs["sarif-file"] == run.outputs["bom-file"] == run.outputs["findings"] == ""
+        assert run.upload is None and "Upload SARIF to code scanning" not in run.ran
+        assert run.annotations == []  # the findings are the merge's to report
+        assert "shard file written to" in run.stdout["Apply the gate's verdict"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_merge_reports_what_one_check_reports(runner, workspace, shard_runs, tmp_path):
+    single = runner.run({**EXAMPLE, "upload-sarif": "false", "sarif-file": str(tmp_path / "single.sarif"),
+                         "bom-file": str(tmp_path / "single.cdx.json")})
+    merged = runner.run({**EXAMPLE, "merge": _shard_folder(workspace, shard_runs)})
+    assert merged.failed and merged.outputs["result"] == "fail" and merged.steps["Run weightgate"]["exit-code"] == "1"
+    assert {k: merged.outputs[k] for k in ("result", "enforced", "findings")} == \
+        {k: single.outputs[k] for k in ("result", "enforced", "findings")}
+    sarif = Path(merged.outputs["sarif-file"])
+    assert merged.upload == {"sarif_file": str(sarif)}
+    merged_run, single_run = (json.loads(Path(p).read_text())["runs"][0] for p in (sarif, tmp_path / "single.sarif"))
+    assert merged_run["results"] == single_run["results"]
+    assert merged_run["automationDetails"] == single_run["automationDetails"]
+    assert json.loads(Path(merged.outputs["bom-file"]).read_text())["components"] == \
+        json.loads((tmp_path / "single.cdx.json").read_text())["components"]
+    assert merged.annotations == single.annotations
+    assert "## ❌ weightgate: FAIL · examples\\/deployment\\.yaml" in merged.summary
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_merge_without_every_shard_is_an_error(runner, workspace, shard_runs):
+    (workspace / _shard_folder(workspace, shard_runs) / "weightgate-shard-2-of-2.json").unlink()
+    run = runner.run({**EXAMPLE, "merge": "shards"})
+    assert run.failed and run.outputs["result"] == "error" and run.steps["Run weightgate"]["exit-code"] == "2"
+    assert "shard(s) 2 of 2 missing" in run.stderr["Run weightgate"]
+    assert run.upload is None
+    assert "could not check (exit 2)" in run.stdout["Apply the gate's verdict"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_shard_weightgate_refuses_is_an_error(runner):
+    """The script only checks the input's shape; weightgate refuses a shard that names no shard of N."""
+    run = runner.run({**EXAMPLE, "shard": "3/2"})
+    assert run.failed and run.outputs["result"] == "error" and run.outputs["shard-file"] == ""
+    assert "INDEX must be 1..COUNT" in run.stderr["Run weightgate"]
+
+
 # --- the linters -------------------------------------------------------------------------------------------
 
 @pytest.mark.integration
 def test_zizmor_finds_nothing():
     zizmor = require_tool("zizmor", "the lint extra")
-    targets = ["action.yml", ".github/workflows", "examples/github-workflow.yml", ".pre-commit-hooks.yaml"]
+    examples = [str(path.relative_to(REPO_ROOT)) for path in EXAMPLE_WORKFLOWS]
+    targets = ["action.yml", ".github/workflows", *examples, ".pre-commit-hooks.yaml"]
     result = subprocess.run([zizmor, "--offline", "--no-progress", *targets], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
