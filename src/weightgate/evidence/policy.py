@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightgate.errors import PolicyError
-from weightgate.evidence.dsse import TrustedSigner, policy_certificates, policy_public_key
 from weightgate.findings import Location
 from weightgate.yamlsource import PathKey
 
-if TYPE_CHECKING:  # a policy is read before any manifest, and `scan` may read none
+if TYPE_CHECKING:  # a policy is read before any manifest, and `scan` may read none (nor sign anything)
+    from weightgate.evidence.dsse import TrustedSigner
     from weightgate.manifest import Service, Source
 
 LineOf = Callable[[PathKey], int]  # a policy key path -> its line, to locate problems
@@ -235,6 +235,8 @@ def _store_location(store: str, base: Path) -> str:
 
 
 def _trusted_signer(spec: Mapping[str, Any], base: Path, source: str, line: int) -> TrustedSigner:
+    from weightgate.evidence.dsse import TrustedSigner, policy_certificates, policy_public_key
+
     identity = str(spec["identity"])
     where = f"{source}:{line}"
     if spec.get("key"):

@@ -10,7 +10,6 @@ uninspectable.
 
 from __future__ import annotations
 
-import bz2
 import lzma
 import zlib
 from collections.abc import Callable
@@ -95,6 +94,8 @@ def _decompressor(head: bytes) -> tuple[str, _Decompressor] | None:
     if fmt is Format.GZIP:
         return "gzip", zlib.decompressobj(wbits=31)
     if fmt is Format.BZIP2:
+        import bz2  # rare; its import is start-up time for every run
+
         return "bzip2", bz2.BZ2Decompressor()
     if fmt is Format.XZ:
         return "xz", lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
@@ -237,6 +238,8 @@ def _new_decompressor(kind: str) -> _Decompressor:
     if kind == "gzip":
         return zlib.decompressobj(wbits=31)
     if kind == "bzip2":
+        import bz2
+
         return bz2.BZ2Decompressor()
     if kind == "xz":
         return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
