@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO_ROOT
+from hardening.fuzzing import mutate_tree
 from weightgate.jsonschemas import FAST_PATH_MIN_ITEMS, _validator, fast_valid, schema_errors, schema_text
 from weightgate.yamlsource import load_document
 
@@ -52,35 +53,9 @@ def test_the_manifest_schema_keeps_to_keywords_both_drafts_read_alike():
     assert _keywords(json.loads(schema_text("manifest")), set()) <= SHARED_KEYWORDS
 
 
-def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*at, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*at, index))
-    return found
-
-
 @st.composite
 def mutated(draw: st.DrawFn) -> Any:
-    tree = copy.deepcopy(EXAMPLE)
-    for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(_paths(tree)))
-        if not path:
-            continue
-        parent = tree
-        for part in path[:-1]:
-            parent = parent[part]
-        action = draw(st.integers(0, 2))
-        if action == 0:
-            parent[path[-1]] = draw(VALUES)
-        elif action == 1:
-            del parent[path[-1]]
-        elif isinstance(parent[path[-1]], dict):
-            parent[path[-1]][draw(st.text(max_size=8))] = draw(VALUES)
-    return tree
+    return mutate_tree(draw, copy.deepcopy(EXAMPLE), VALUES, (1, 3))
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)

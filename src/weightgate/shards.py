@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from weightgate import __version__
 from weightgate.errors import WeightgateError
@@ -32,6 +32,9 @@ from weightgate.manifest import Manifest
 from weightgate.mirror import MirrorLocation
 from weightgate.rules import RULES, Severity
 from weightgate.textsafety import redact_url
+
+if TYPE_CHECKING:
+    from weightgate.verify import VerifyJob
 
 SHARD_FORMAT = "weightgate-shard"
 SHARD_FORMAT_VERSION = 1
@@ -334,5 +337,6 @@ def share_of(keys: Iterable[FileKey]) -> dict[str, tuple[int, ...]]:
     return {a: tuple(sorted(indexes)) for a, indexes in grouped.items()}
 
 
-def with_files(job: Any, indexes: Sequence[int]) -> Any:
+def with_files(job: VerifyJob, indexes: Sequence[int]) -> VerifyJob:
+    """The job narrowed to the artifact's files at `indexes` (this shard's share of it)."""
     return dataclasses.replace(job, files=tuple(job.files[i] for i in indexes))

@@ -19,7 +19,7 @@ import struct
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -215,3 +215,34 @@ def seeds_from(builders: Sequence[Callable[[], bytes]]) -> st.SearchStrategy[byt
     """Valid inputs built once (builders can be slow), drawn by index so the shrinker can simplify."""
     built = [builder() for builder in builders]
     return st.sampled_from(built)
+
+
+def tree_paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every node of a parsed document (dicts, lists, scalars) by its path of keys and indexes."""
+    found = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += tree_paths(value, (*at, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += tree_paths(value, (*at, index))
+    return found
+
+
+def mutate_tree(draw: st.DrawFn, tree: Any, values: st.SearchStrategy[Any], rounds: tuple[int, int]) -> Any:
+    """`tree` with a few nodes replaced by a drawn value, dropped, or given an extra key (in place)."""
+    for _ in range(draw(st.integers(*rounds))):
+        path = draw(st.sampled_from(tree_paths(tree)))
+        if not path:
+            continue
+        parent = tree
+        for part in path[:-1]:
+            parent = parent[part]
+        action = draw(st.integers(0, 2))
+        if action == 0:
+            parent[path[-1]] = draw(values)
+        elif action == 1:
+            del parent[path[-1]]
+        elif isinstance(parent[path[-1]], dict):
+            parent[path[-1]][draw(st.text(max_size=8))] = draw(values)
+    return tree

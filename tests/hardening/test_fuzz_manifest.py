@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -19,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import REPO_ROOT
-from hardening.fuzzing import bounded, mutated
+from hardening.fuzzing import bounded, mutate_tree, mutated
 from weightgate.errors import WeightgateError
 from weightgate.gate import CheckOptions, run_check
 from weightgate.manifest import LoadedManifest, load_manifest
@@ -44,36 +43,10 @@ YAML_PARTS = st.sampled_from(["a: 1\n", "- x\n", "  ", "&a ", "*a ", "!!python/o
                               "key: value\n", "k: &x [*x]\n", "|\n  text\n", ">-\n", "\t", "\\", "2026-01-01", "~"])
 
 
-def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [at]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*at, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*at, index))
-    return found
-
-
 @st.composite
 def mutated_tree(draw: st.DrawFn, text: str) -> str:
     """The document with a few nodes replaced, dropped or given an extra key, dumped back to YAML."""
-    tree = copy.deepcopy(yaml.safe_load(text))
-    for _ in range(draw(st.integers(1, 4))):
-        paths = _paths(tree)
-        path = draw(st.sampled_from(paths))
-        if not path:
-            continue
-        parent = tree
-        for part in path[:-1]:
-            parent = parent[part]
-        action = draw(st.integers(0, 2))
-        if action == 0:
-            parent[path[-1]] = draw(VALUES)
-        elif action == 1:
-            del parent[path[-1]]
-        elif isinstance(parent[path[-1]], dict):
-            parent[path[-1]][draw(st.text(max_size=8))] = draw(VALUES)
+    tree = mutate_tree(draw, copy.deepcopy(yaml.safe_load(text)), VALUES, (1, 4))
     return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
 
 
