@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from conftest import REPO_ROOT, TODAY, Workspace, rule_ids, safetensors_bytes
 from test_reproducible import _statements_without_run
+from weightgate import __version__
 from weightgate.cli import main
 from weightgate.gate import CheckOptions, run_check, run_shard
 from weightgate.manifest import load_manifest
@@ -184,7 +185,8 @@ def test_a_shard_read_from_another_mirror_is_refused(checkout, capsys):
     assert "give the shards and the merge the same --mirror" in _refused(capsys, *paths)
 
 
-@pytest.mark.parametrize("edit", ["drop-file", "foreign-file", "version", "garbage", "unknown-rule", "repeat-key"])
+@pytest.mark.parametrize("edit", ["drop-file", "foreign-file", "version", "other-build", "garbage", "unknown-rule",
+                                  "repeat-key"])
 def test_an_edited_or_broken_shard_file_is_refused(checkout, capsys, edit):
     paths = _shards(2)
     text = Path(paths[0]).read_text()
@@ -195,13 +197,20 @@ def test_an_edited_or_broken_shard_file_is_refused(checkout, capsys, edit):
         document["artifacts"][0]["files"][0]["pinnedSha256"] = "0" * 64
     elif edit == "version":
         document["toolVersion"] = "0.0.1"
+    elif edit == "other-build":  # development builds share a version number; their code differs
+        document["toolVersion"] = f"{__version__} (code sha256:{'0' * 16})"
     elif edit == "unknown-rule":
         document["artifacts"][0]["files"][0]["issues"] = [{"rule": "WG999", "message": "", "severity": None,
                                                            "evidence": [], "confidence": "certain"}]
     text = {"garbage": text[: len(text) // 2], "repeat-key": text.replace('{', '{"shard": "1/2", ', 1)}.get(
         edit, json.dumps(document))
     Path(paths[0]).write_text(text)
-    assert "weightgate: error: " in _refused(capsys, *paths)
+    expected = {"drop-file": "does not hold the files the plan gives it",
+                "foreign-file": "is not the file the manifest pins",
+                "version": "was written by weightgate 0.0.1", "other-build": "was written by weightgate",
+                "garbage": "is not JSON", "unknown-rule": "is not a weightgate shard file",
+                "repeat-key": "appears twice"}[edit]
+    assert expected in _refused(capsys, *paths)
 
 
 # --- the shard command -----------------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import heapq
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,18 @@ def plan_shares(manifest: Manifest, locations: Mapping[str, MirrorLocation | Non
     return shares
 
 
+@functools.cache
+def running_tool() -> str:
+    """This weightgate: its version and a digest of its code and data. Development builds share a version number,
+    and shards read by other inspectors than the merge's are not one run."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".yaml")):
+        digest.update(f"{path.relative_to(package).as_posix()}\0{path.stat().st_size}\0".encode())
+        digest.update(path.read_bytes())
+    return f"{__version__} (code sha256:{digest.hexdigest()[:16]})"
+
+
 @dataclass(frozen=True)
 class ShardFacts:
     """What one shard found: the facts of each file in its share, and the bytes of the small files the gate keeps
@@ -113,7 +126,7 @@ class ShardFacts:
     files: dict[FileKey, FileFacts]
     captured: dict[FileKey, bytes]
     root: str = ""  # the shard's source root (its checkout), resolved: the merge rebases locations under it
-    tool_version: str = __version__
+    tool_version: str = field(default_factory=running_tool)
 
 
 def manifest_sha256(manifest: Manifest) -> str:
@@ -306,9 +319,9 @@ def rebased(shard: ShardFacts, root: Path) -> ShardFacts:
 
 
 def _same_run(shard: ShardFacts, count: int, manifest: Manifest, policy_sha256: str) -> None:
-    if shard.tool_version != __version__:
+    if shard.tool_version != running_tool():
         raise ShardError(f"shard {shard.spec} was written by weightgate {shard.tool_version}, the merge is "
-                         f"{__version__}", hint="run the shards and the merge with one weightgate version")
+                         f"{running_tool()}", hint="run the shards and the merge with one weightgate build")
     if shard.spec.count != count:
         raise ShardError(f"shard {shard.spec} belongs to a split into {shard.spec.count}, others into {count}",
                          hint="merge the files of one split")
