@@ -3,6 +3,7 @@ exactly what one run writes, and refuses a shard that is missing, repeated, or f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -133,6 +134,23 @@ def test_dependency_files_read_by_a_shard_are_judged_by_the_merge(ws: Workspace,
     assert one.runtime is not None and one.runtime.requirement_count == 1  # read from the pinned file's bytes
     assert rule_ids(merged) == rule_ids(one)
     assert merged.facts == one.facts and merged.runtime == one.runtime
+
+
+def test_an_empty_pinned_model_card_reaches_the_merge_as_read(ws: Workspace, tmp_path: Path):
+    artifact = ws.artifact("m", files={"model.safetensors": safetensors_bytes(4096), "README.md": b""},
+                           model_card={"path": "README.md"})
+    manifest, policy = ws.write_manifest([artifact]), ws.write_policy()
+    options = CheckOptions(manifest=manifest, policy=policy, today=TODAY, source_root=ws.root)
+    paths = []
+    for index in (1, 2):
+        path = tmp_path / f"{index}.json"
+        path.write_text(shard_document(run_shard(options, ShardSpec(index, 2))))
+        paths.append(path)
+    one = run_check(options)
+    merged = run_check(dataclasses.replace(options, shards=tuple(paths)))
+    assert one.governance.model_cards["m"].read  # an empty card is read (and judged), not "not verified"
+    assert merged.governance.model_cards == one.governance.model_cards
+    assert rule_ids(merged) == rule_ids(one)
 
 
 def test_a_file_a_shard_could_not_read_fails_the_merge(checkout, capsys):

@@ -198,7 +198,7 @@ def _gate(manifests: tuple[Path, ...], policy: Path | None, mirror: str | None, 
         raise click.UsageError("--sarif, --bom, --json, --gitlab-codequality and --format json take one manifest")
     signer = _attestation_signer(attest_path, attest_key, len(manifests), offline)
     timestamp = _report_timestamp(reproducible, as_of)
-    in_github = github if github is not None else os.environ.get("GITHUB_ACTIONS") == "true"
+    in_github = _in_github(github)
     with _github_fence(in_github):
         reports, failures = _check_and_show(manifests, fmt, quiet, ReportPaths(sarif_path, bom_path, json_path,
                                   codequality_path, sarif_category), attest_path, signer, in_github, CheckOptions(
@@ -239,7 +239,7 @@ def _check_shard(manifests: tuple[Path, ...], shard: str | None, shard_out: Path
         raise click.UsageError(f"{', '.join(given) or '--format'}: reports and decisions come from "
                                "`weightgate merge`; a shard writes only --shard-out")
     spec = ShardSpec.parse(shard)
-    in_github = options["github"] if options["github"] is not None else os.environ.get("GITHUB_ACTIONS") == "true"
+    in_github = _in_github(options["github"])
     with _github_fence(in_github):
         facts = run_shard(CheckOptions(
             manifest=manifests[0], policy=options["policy"], mirror=options["mirror"],
@@ -251,6 +251,11 @@ def _check_shard(manifests: tuple[Path, ...], shard: str | None, shard_out: Path
 
             text = shard_summary(facts, shard_out)
             click.echo(_shielded(text) if in_github else text, nl=False)
+
+
+def _in_github(flag: bool | None) -> bool:
+    """--github/--no-github, else whether this runs in a GitHub Actions runner."""
+    return flag if flag is not None else os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from weightgate.report.interface import Report
 from weightgate.runtime.collect import DependencyCapture
 from weightgate.runtime.facts import RuntimeFacts
 from weightgate.shards import ShardFacts, ShardSpec
-from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, verify_artifacts
+from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, artifacts_to_read, verify_artifacts
 from weightgate.waivers import apply_waivers
 
 
@@ -86,9 +85,9 @@ def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
 
     with _policy(options) as (policy, _at_ref):
         loaded = load_manifest(options.manifest)
-        if loaded.manifest is None:  # the merge reports the schema findings; there is nothing to read
-            return ShardFacts(spec, hashlib.sha256(options.manifest.read_bytes()).hexdigest(), policy.sha256, {},
-                              {}, {}, str(options.source_root.resolve()))
+        if loaded.manifest is None:  # nothing to read: the merge reports the schema findings (and a merge of a
+            # manifest that passes refuses this file, which names no manifest)
+            return ShardFacts(spec, "", policy.sha256, {}, {}, {}, str(options.source_root.resolve()))
         manifest = loaded.manifest
         locations = locate_mirrors(manifest, options.mirror)
         share = share_of(plan_shares(manifest, locations, spec.count)[spec.index - 1])
@@ -103,8 +102,9 @@ def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
         for artifact in facts:
             for index, file in zip(share[artifact.artifact_id], artifact.files, strict=True):
                 files[(artifact.artifact_id, index)] = file
-                data = (cards.captured_file(artifact.artifact_id, file.path)
-                        or dependencies.captured(artifact.artifact_id, file.path))
+                data = cards.captured_file(artifact.artifact_id, file.path)
+                if data is None:  # an empty card is b"": kept as the one-run pass keeps it
+                    data = dependencies.captured(artifact.artifact_id, file.path)
                 if file.verified and data is not None:
                     captured[(artifact.artifact_id, index)] = data
         return ShardFacts(spec, manifest_sha256(manifest), policy.sha256,
@@ -207,12 +207,9 @@ def _jobs(manifest: Manifest, locations: Mapping[str, MirrorLocation | None],
           settings: MirrorSettings, cards: CardCapture | None = None,
           dependencies: DependencyCapture | None = None) -> list[VerifyJob]:
     jobs = []
-    seen: set[str] = set()
-    for artifact in manifest.artifacts:
+    for artifact in artifacts_to_read(manifest, locations):
         location = locations[artifact.id]
-        if location is None or artifact.id in seen:
-            continue  # reported by the mirror and duplicate-id checks; nothing to read from
-        seen.add(artifact.id)
+        assert location is not None
         try:
             mirror = open_approved_mirror(location, settings)
             mirror = cards.wrap(artifact.id, mirror) if cards else mirror

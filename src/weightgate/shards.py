@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from weightgate import __version__
 from weightgate.errors import WeightgateError
@@ -33,9 +33,7 @@ from weightgate.manifest import Manifest
 from weightgate.mirror import MirrorLocation
 from weightgate.rules import RULES, Severity
 from weightgate.textsafety import redact_url
-
-if TYPE_CHECKING:
-    from weightgate.verify import VerifyJob
+from weightgate.verify import VerifyJob, artifacts_to_read
 
 SHARD_FORMAT = "weightgate-shard"
 SHARD_FORMAT_VERSION = 1
@@ -74,24 +72,12 @@ class ShardSpec:
 FileKey = tuple[str, int]  # (artifact id, index of the file in the artifact's `files`)
 
 
-def verified_artifacts(manifest: Manifest, locations: Mapping[str, MirrorLocation | None]) -> list[str]:
-    """The artifacts whose pinned files the verify pass reads, in manifest order: the first entry of each id that
-    has a location (the others are reported by the mirror and duplicate-id checks)."""
-    seen: dict[str, None] = {}
-    for artifact in manifest.artifacts:
-        if locations.get(artifact.id) is not None and artifact.id not in seen:
-            seen[artifact.id] = None
-    return list(seen)
-
-
 def plan_shares(manifest: Manifest, locations: Mapping[str, MirrorLocation | None], count: int) -> list[set[FileKey]]:
     """Every pinned file to read, dealt to `count` shares balanced by pinned bytes: largest first, each to the share
     with the fewest bytes so far (ties to the lowest index). Deterministic: the manifest alone decides it."""
     items: list[tuple[int, str, int]] = []
-    for artifact_id in verified_artifacts(manifest, locations):
-        artifact = manifest.artifact(artifact_id)
-        assert artifact is not None
-        items += [(f.size or 0, artifact_id, i) for i, f in enumerate(artifact.files)]
+    for artifact in artifacts_to_read(manifest, locations):
+        items += [(f.size or 0, artifact.id, i) for i, f in enumerate(artifact.files)]
     items.sort(key=lambda item: (-item[0], item[1], item[2]))
     loads = [(0, index) for index in range(count)]
     shares: list[set[FileKey]] = [set() for _ in range(count)]
@@ -285,11 +271,9 @@ def merge_shards(shards: Sequence[ShardFacts], manifest: Manifest, policy_sha256
         files.update(shard.files)
         captured.update(shard.captured)
     joined = []
-    for artifact_id in verified_artifacts(manifest, locations):
-        artifact = manifest.artifact(artifact_id)
-        assert artifact is not None
-        joined.append(ArtifactFacts(artifact_id, expected_mirrors[artifact_id],
-                                    tuple(files[(artifact_id, i)] for i in range(len(artifact.files)))))
+    for artifact in artifacts_to_read(manifest, locations):
+        joined.append(ArtifactFacts(artifact.id, expected_mirrors[artifact.id],
+                                    tuple(files[(artifact.id, i)] for i in range(len(artifact.files)))))
     return MergedFacts(tuple(joined), captured)
 
 

@@ -11,14 +11,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
-from weightgate.manifest import PinnedFile
+from weightgate.manifest import Artifact, Manifest, PinnedFile
 from weightgate.mirror.base import Mirror, MirrorFileError
 from weightgate.mirror.settings import FILE_DEADLINE_S, REQUEST_TIMEOUT_S
 from weightgate.progress import FileProgress, NoProgress, Progress
@@ -26,6 +26,7 @@ from weightgate.textsafety import redact_url, redact_urls
 
 if TYPE_CHECKING:
     from weightgate.formats.base import Inspector
+    from weightgate.mirror import MirrorLocation
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,16 @@ class _PinBound:
             self.remaining -= n
         return n
 DEFAULT_WORKERS = min(8, (os.cpu_count() or 1) + 1)
+
+
+def artifacts_to_read(manifest: Manifest, locations: Mapping[str, MirrorLocation | None]) -> list[Artifact]:
+    """The artifacts whose pinned files the verify pass reads, in manifest order: the first entry of each id that
+    has a location (the others are reported by the mirror and duplicate-id checks; nothing to read from)."""
+    first: dict[str, Artifact] = {}
+    for artifact in manifest.artifacts:
+        if locations.get(artifact.id) is not None:
+            first.setdefault(artifact.id, artifact)
+    return list(first.values())
 
 
 @dataclass(frozen=True)
