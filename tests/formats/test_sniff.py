@@ -142,3 +142,24 @@ def test_hidden_zip_is_found_at_the_end_of_a_large_file(announced_extra: int) ->
     for chunking in (4096, 1024 * 1024, (3, 0, 4096, 1, 65_541, 0, 1024 * 1024)):
         result = inspect_bytes(data, chunking, size=len(data) + announced_extra)
         assert any("zip central directory" in issue.message for issue in result.issues), chunking
+
+
+def test_hidden_zip_in_an_archive_member_is_reported() -> None:
+    # Whoever extracts the member and opens it with zipfile opens the hidden archive.
+    outer = samples.zip_of({"notes.txt": b"A model card.\n" + HIDDEN_ZIP})
+    result = inspect_all_chunkings(outer)
+    assert any("zip central directory" in issue.message for issue in result.issues)
+
+
+def test_tensor_storage_records_are_not_searched_for_a_zip_directory() -> None:
+    # torch.load reads <archive>/data/<key> as raw tensor bytes; nothing opens it as a file (issue 18: keeping
+    # every storage's last bytes cost 10 % of a checkpoint's pass). Its head is still sniffed.
+    storage = b"A model card.\n" + HIDDEN_ZIP
+    checkpoint = samples.zip_of({"archive/data.pkl": pickle.dumps({"w": 1}, protocol=2),
+                                 "archive/version": b"3\n", "archive/data/0": storage})
+    result = inspect_all_chunkings(checkpoint)
+    assert result.format is Format.PYTORCH_ZIP
+    assert not any("zip central directory" in issue.message for issue in result.issues)
+    renamed = samples.zip_of({"archive/data.pkl": pickle.dumps({"w": 1}, protocol=2),
+                              "archive/version": b"3\n", "archive/extra/0": storage})
+    assert any("zip central directory" in issue.message for issue in inspect_all_chunkings(renamed).issues)

@@ -36,10 +36,12 @@ class _SniffingInspector:
         self._nesting = nesting
         self._head = bytearray()
         self._family: Inspector | None = None
-        self._tail = TailKeeper(size)
+        # None once nothing will look for a zip directory at the end (see _start and finish).
+        self._tail: TailKeeper | None = None if nesting.raw_data else TailKeeper(size)
 
     def feed(self, chunk: memoryview) -> None:
-        self._tail.feed(chunk)
+        if self._tail is not None:
+            self._tail.feed(chunk)
         if self._family is not None:
             self._family.feed(chunk)
             return
@@ -53,7 +55,10 @@ class _SniffingInspector:
     def _start(self, size: int) -> Inspector:
         head = bytes(self._head)
         self._head = bytearray()
-        family = family_inspector(detect_head(head, size), size, self._nesting)
+        fmt = detect_head(head, size)
+        family = family_inspector(fmt, size, self._nesting)
+        if fmt in NO_HIDDEN_ZIP_CHECK:
+            self._tail = None  # the zip and tar inspectors' verdicts stay in NO_HIDDEN_ZIP_CHECK: no copies kept
         family.feed(memoryview(head))
         self._family = family
         return family
@@ -62,7 +67,13 @@ class _SniffingInspector:
         # A stream that ended inside the head is all there is: detect with its real size.
         family = self._family or self._start(len(self._head))
         inspection = family.finish()
-        hidden = None if inspection.format in NO_HIDDEN_ZIP_CHECK else self._tail.hidden_directory()
+        hidden = None
+        if inspection.format not in NO_HIDDEN_ZIP_CHECK and not self._nesting.raw_data:
+            if self._tail is None:  # cannot happen (see _start); were it to, say so rather than pass
+                inspection.issues.append(Issue(MALFORMED_FILE, (
+                    f"{inspection.format.value} file was not checked for a zip central directory at its end")))
+            else:
+                hidden = self._tail.hidden_directory()
         if hidden is not None:
             inspection.issues.append(Issue(MALFORMED_FILE, (
                 f"{inspection.format.value} file ends with a zip central directory ({hidden[1]} bytes at offset "

@@ -45,7 +45,13 @@ class TailKeeper:
             del self._tail[:-TAIL_BYTES]
 
     def tail(self) -> bytes:
-        return bytes(self._tail[-TAIL_BYTES:])
+        return bytes(self._last())
+
+    def _last(self) -> bytearray:
+        """The kept bytes, trimmed in place to the last TAIL_BYTES (no copy)."""
+        if len(self._tail) > TAIL_BYTES:
+            del self._tail[:-TAIL_BYTES]
+        return self._tail
 
     @property
     def short(self) -> bool:
@@ -54,13 +60,13 @@ class TailKeeper:
 
     def hidden_directory(self) -> tuple[int, int] | None:
         """(offset, size) of a non-empty central directory zipfile would open from the end, or None."""
-        tail = self.tail()
+        tail = self._last()
         # A short tail still holds the last SEARCH_BYTES: the end record is found wherever zipfile finds it, and
         # a directory that starts before the kept bytes is reported rather than passed (see below).
         return central_directory_from_end(tail, self.total - len(tail))
 
 
-def central_directory_from_end(tail: bytes, tail_start: int) -> tuple[int, int] | None:
+def central_directory_from_end(tail: bytes | bytearray, tail_start: int) -> tuple[int, int] | None:
     """zipfile's `_EndRecData` and `_RealGetContents`, as far as finding the directory: the end record is the
     last 22 bytes when it has no comment, else the last signature in the searched bytes; the directory is
     read from `size` bytes before the end record, whatever the record says its offset is."""

@@ -19,17 +19,13 @@ from dataclasses import dataclass
 
 from weightgate.formats.base import Inspector, Issue
 from weightgate.formats.compressed import INPUT_PIECE_BYTES, Expander, expansion_issues
-from weightgate.formats.members import NestedResults, Nesting
+from weightgate.formats.members import TORCH_STORAGE_RECORD, NestedResults, Nesting
 from weightgate.rules import ARCHIVE_MEMBER_UNINSPECTABLE, MALFORMED_FILE, ZIP_HEADER_TRICKS
 
 MAX_MEMBERS = 100_000
 # CRCs are checked for members up to this size: pickles and configs are small, while CRC-ing gigabytes of
 # tensor data would slow the pass well beyond hashing (a bad CRC only makes careful readers refuse a member).
 CRC_CHECK_MAX_BYTES = 64 * 1024 * 1024
-# PyTorch's tensor storage records (<archive>/data/<key>): torch.load reads them as raw bytes through miniz,
-# which PyTorch builds with MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS, so no loader acts on their CRC, and CRC-ing
-# them cost 12 % of a checkpoint's pass (issue 18). Pickles, configs and every other member are still checked.
-_STORAGE_RECORD = re.compile(r"[^/]+/data/[0-9]+")
 LOCAL_SIG, LOCAL_SIZE = b"PK\x03\x04", 30
 CENTRAL_SIG, CENTRAL_SIZE = b"PK\x01\x02", 46
 DESCRIPTOR_SIG = b"PK\x07\x08"
@@ -138,7 +134,7 @@ class _Member:
         self.complete_output = sink is not None  # `out` and `crc` cover the whole content
         # A data descriptor is found by its CRC, so a member ending in one is always CRC-ed.
         self.check_crc = bool(entry.flags & DATA_DESCRIPTOR_FLAG) or (
-            entry.usize <= CRC_CHECK_MAX_BYTES and _STORAGE_RECORD.fullmatch(entry.name) is None)
+            entry.usize <= CRC_CHECK_MAX_BYTES and TORCH_STORAGE_RECORD.fullmatch(entry.name) is None)
 
     def _emit(self, data: bytes | memoryview) -> None:
         if self.check_crc:
@@ -443,7 +439,8 @@ class ZipStream:
                 member.lost = f"member {entry.name!r} is {problem} and its size is not in its local header"
             return member
         hint = entry.usize if sized else -1
-        sink = self._nesting.open(entry.name, hint, "zip")
+        raw = TORCH_STORAGE_RECORD.fullmatch(entry.name) is not None
+        sink = self._nesting.open(entry.name, hint, "zip", raw)
         if entry.method == STORED:
             return _Sized(entry, sink, entry.csize, inspect=True) if sized else _DescriptorSearch(entry, sink)
         return _Inflating(entry, sink, EXPANDER_KINDS[entry.method], self._nesting, entry.csize if sized else None)
