@@ -110,3 +110,50 @@ def test_per_file_deadline_follows_the_pinned_size():
     facts = verify_file(_TrickleMirror(), PinnedFile("m.bin", "0" * 64, 1000, None, ()), budget=budget)
     assert time.monotonic() - started < 3
     assert facts.status is FileStatus.UNREADABLE and "deadline" in facts.reason
+
+
+def _local_job(tmp_path, name: str, sizes: list[int], pinned: bool = True):
+    from weightgate.mirror.local import LocalMirror
+    from weightgate.verify import VerifyJob
+
+    folder = tmp_path / name
+    folder.mkdir()
+    files = []
+    for i, size in enumerate(sizes):
+        (folder / f"f{i}").write_bytes(b"x" * size)
+        files.append(PinnedFile(f"f{i}", None, size if pinned else None, None, ()))
+    mirror = LocalMirror(folder)
+    listed = () if pinned else tuple(sizes)
+    return VerifyJob(name, mirror.uri, mirror, tuple(files), listed_sizes=listed)
+
+
+def test_small_local_files_are_read_in_batches_and_the_rest_one_task_each(tmp_path):
+    # Issue 18: small files of a local mirror are Python work under the GIL; one thread reads them in turn.
+    from weightgate.verify import IN_TURN_BATCH_BYTES, IN_TURN_MAX_BYTES, _tasks
+
+    small = _local_job(tmp_path, "small", [10, 20, IN_TURN_MAX_BYTES])
+    large = _local_job(tmp_path, "large", [IN_TURN_MAX_BYTES + 1, 5])
+    listed = _local_job(tmp_path, "listed", [7, IN_TURN_MAX_BYTES + 1], pinned=False)
+    tasks = _tasks([small, large, listed])
+    assert tasks == [[(0, 0), (0, 1), (0, 2), (1, 1), (2, 0)], [(1, 0)], [(2, 1)]]
+
+    many = _local_job(tmp_path, "many", [IN_TURN_MAX_BYTES] * (IN_TURN_BATCH_BYTES // IN_TURN_MAX_BYTES + 1))
+    assert [len(task) for task in _tasks([many])] == [IN_TURN_BATCH_BYTES // IN_TURN_MAX_BYTES, 1]
+
+
+def test_files_of_unknown_size_and_remote_files_get_a_task_each(tmp_path):
+    from weightgate.verify import VerifyJob, _tasks
+
+    unknown = _local_job(tmp_path, "unknown", [1, 2], pinned=False)
+    unknown = VerifyJob(unknown.artifact_id, unknown.mirror_uri, unknown.mirror, unknown.files)
+    remote = VerifyJob("remote", "custom://mirror", _RaisingMirror(), (PinnedFile("m", None, 3, None, ()),))
+    assert _tasks([unknown, remote]) == [[(0, 0)], [(0, 1)], [(1, 0)]]
+
+
+def test_batched_and_single_files_come_back_in_manifest_order(tmp_path):
+    from weightgate.verify import IN_TURN_MAX_BYTES, verify_artifacts
+
+    jobs = [_local_job(tmp_path, "a", [IN_TURN_MAX_BYTES + 1, 1, 2]), _local_job(tmp_path, "b", [3])]
+    results = verify_artifacts(jobs, workers=3)
+    assert [(a.artifact_id, [(f.path, f.size) for f in a.files]) for a in results] == [
+        ("a", [("f0", IN_TURN_MAX_BYTES + 1), ("f1", 1), ("f2", 2)]), ("b", [("f0", 3)])]

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("weightgate")
 GC_YOUNG_THRESHOLD = 10_000
+# Parameter types, built once: each click.Path looks up its translations on the file system when made.
+FILE = click.Path(path_type=Path, dir_okay=False)
+EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
+FOLDER = click.Path(path_type=Path, file_okay=False)
 
 
 class OutputFormat(str, enum.Enum):
@@ -85,7 +89,7 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
         command(*args, endpoints=EndpointOptions(ca_bundle, hf_endpoint, s3_endpoint, mlflow_tracking_uri), **kwargs)
 
     options = (
-        click.option("--ca-bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        click.option("--ca-bundle", type=EXISTING_FILE,
                      help="PEM file of the CA that signs internal mirrors (TLS is always verified)."),
         click.option("--hf-endpoint", help="Internal Hugging Face-compatible endpoint for hf:// mirrors."),
         click.option("--s3-endpoint", help="S3-compatible endpoint for s3:// mirrors (default: AWS_ENDPOINT_URL)."),
@@ -99,37 +103,37 @@ def _endpoint_options(command: Callable[..., None]) -> Callable[..., None]:
 def _gate_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options `check` and `merge` share: the policy, where reports go, and how findings are judged."""
     options = (
-        click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--policy", type=FILE,
                      help="Policy file (default: built-in)."),
         click.option("--policy-ref", metavar="REF", help="Read --policy, and the keys, certificates, trust roots "
                      "and registry it names, as committed at this git revision (the target branch or the pull "
                      "request's base commit), never from the working tree; edits to them are reported (WG645)."),
         click.option("--mirror", callback=lambda _c, _p, v: _mirror_base(v), help="Mirror base (directory or "
                      "URI) for relative artifact mirrors; overrides the manifest's mirror_base."),
-        click.option("--sarif", "sarif_path", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--sarif", "sarif_path", type=FILE,
                      help="Write SARIF 2.1.0."),
         click.option("--sarif-category", metavar="CATEGORY", callback=lambda _c, _p, v: _sarif_category(v),
                      help="Code-scanning category of the SARIF (automationDetails.id; default: "
                      "weightgate/check/<manifest path>/, one per manifest)."),
-        click.option("--bom", "bom_path", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--bom", "bom_path", type=FILE,
                      help="Write a CycloneDX 1.6 ML-BOM."),
-        click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--json", "json_path", type=FILE,
                      help="Write the JSON report to a file."),
-        click.option("--gitlab-codequality", "codequality_path", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--gitlab-codequality", "codequality_path", type=FILE,
                      help="Write a GitLab Code Quality report (artifacts:reports:codequality)."),
         click.option("--github/--no-github", default=None, help="Write a GitHub job summary, annotations and "
                      "step outputs (default: when GITHUB_ACTIONS=true)."),
         click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="console",
                      show_default=True, help="Format of the report on standard output."),
-        click.option("--registry", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--registry", type=FILE,
                      help="File-based model registry (registry.yaml) to check registry_entry fields against; "
                      "overrides the policy's registry.file."),
         click.option("--evidence", help="Approvals store (folder or mirror URI) holding signed records by "
                      "artifact digest; overrides the policy's approvals.store."),
-        click.option("--attest", "attest_path", type=click.Path(path_type=Path, dir_okay=False),
+        click.option("--attest", "attest_path", type=FILE,
                      help="Write a signed decision record per artifact (in-toto statements with a SLSA "
                      "verification summary, DSSE-signed, one per line); needs --attest-key."),
-        click.option("--attest-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        click.option("--attest-key", type=EXISTING_FILE,
                      help="PEM private key that signs --attest records (ECDSA, Ed25519 or RSA; an encrypted key "
                      "reads its password from WEIGHTGATE_ATTEST_KEY_PASSWORD)."),
         click.option("--fail-on", type=click.Choice(["error", "warning", "never"]),
@@ -139,7 +143,7 @@ def _gate_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--reproducible", is_flag=True, help="Stamp reports with a fixed time (SOURCE_DATE_EPOCH "
                      "when set, else 00:00 UTC of the day judged) so equal inputs give byte-identical SARIF and "
                      "BOM."),
-        click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
+        click.option("--source-root", type=FOLDER, default=".",
                      help="Paths in reports are relative to this (the repository root).", show_default=True),
         click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code."),
     )
@@ -151,13 +155,13 @@ def _gate_options(command: Callable[..., None]) -> Callable[..., None]:
 @cli.command()
 @_endpoint_options
 @click.argument("manifests", metavar="MANIFEST...", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
+                type=FILE)
 @_gate_options
 @click.option("--offline", is_flag=True, help="Only checks that need no artifact bytes (fast; for pre-commit).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Files verified in parallel.")
 @click.option("--shard", "shard", metavar="I/N", help="Verify only shard I of N (balanced by pinned bytes) and "
               "write its file facts to --shard-out; `weightgate merge` judges the whole manifest from all N.")
-@click.option("--shard-out", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--shard-out", type=FILE,
               help="Where --shard writes its file facts (JSON).")
 def check(manifests: tuple[Path, ...], offline: bool, workers: int | None, shard: str | None,
           shard_out: Path | None, **options: Any) -> None:
@@ -174,8 +178,8 @@ def check(manifests: tuple[Path, ...], offline: bool, workers: int | None, shard
 @cli.command()
 @_endpoint_options
 @click.argument("shards", metavar="SHARD...", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--manifest", required=True, type=click.Path(path_type=Path, dir_okay=False),
+                type=FILE)
+@click.option("--manifest", required=True, type=FILE,
               help="The manifest the shards checked.")
 @_gate_options
 def merge(shards: tuple[Path, ...], manifest: Path, **options: Any) -> None:
@@ -305,11 +309,11 @@ def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, paths: R
 
 @cli.command()
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (default: built-in).")
-@click.option("--sarif", "sarif_path", type=click.Path(path_type=Path, dir_okay=False), help="Write SARIF 2.1.0.")
-@click.option("--bom", "bom_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--policy", type=FILE, help="Policy file (default: built-in).")
+@click.option("--sarif", "sarif_path", type=FILE, help="Write SARIF 2.1.0.")
+@click.option("--bom", "bom_path", type=FILE,
               help="Write a CycloneDX 1.6 ML-BOM of the scanned files.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--json", "json_path", type=FILE,
               help="Write the JSON report to a file.")
 @click.option("--format", "fmt", type=click.Choice([f.value for f in OutputFormat]), default="console",
               show_default=True, help="Format of the report on standard output.")
@@ -318,7 +322,7 @@ def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, paths: R
 @click.option("--workers", type=click.IntRange(1, 64), help="Files read in parallel.")
 @click.option("--reproducible", is_flag=True, help="Stamp reports with a fixed time (SOURCE_DATE_EPOCH when set, "
               "else 00:00 UTC of the day judged) so equal inputs give byte-identical SARIF and BOM.")
-@click.option("--source-root", type=click.Path(path_type=Path, file_okay=False), default=".",
+@click.option("--source-root", type=FOLDER, default=".",
               help="Paths in reports are relative to this (the repository root).", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on standard output; rely on the exit code.")
 @click.option("--only-model-files", is_flag=True, help="Pass over files whose content is plain text, empty or no "
@@ -326,7 +330,7 @@ def _check_and_show(manifests: tuple[Path, ...], fmt: str, quiet: bool, paths: R
               "finding none to scan then exits 0.")
 @click.option("--only-code", is_flag=True, help="Read only Python source for model loads around the gate (every "
               "file named, *.py under folders); skip the content inspectors. The application-repository hook.")
-@click.option("--manifest", "manifest_path", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--manifest", "manifest_path", type=FILE,
               help="Deployment manifest: code loads of local paths outside every artifact's mirror are reported.")
 def scan(paths: tuple[Path, ...], policy: Path | None, sarif_path: Path | None, bom_path: Path | None,
          json_path: Path | None, fmt: str, fail_on: str | None, workers: int | None, source_root: Path,
@@ -464,7 +468,7 @@ class LineageFormat(str, enum.Enum):
 
 
 @cli.command()
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("manifest", type=FILE)
 @click.option("--format", "fmt", type=click.Choice([f.value for f in LineageFormat]), default="text",
               show_default=True, help="A text tree, or a Mermaid flowchart (for Markdown).")
 def lineage(manifest: Path, fmt: str) -> None:
@@ -488,8 +492,8 @@ def lineage(manifest: Path, fmt: str) -> None:
 
 @cli.command()
 @_endpoint_options
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy file (default: built-in).")
+@click.argument("manifest", type=FILE)
+@click.option("--policy", type=FILE, help="Policy file (default: built-in).")
 @click.option("--mirror", callback=lambda _c, _p, v: _mirror_base(v),
               help="Mirror base (directory or URI) for relative artifact mirrors.")
 @click.option("--check", "check_only", is_flag=True, help="Change nothing; exit 1 when something would change.")
@@ -540,10 +544,10 @@ def advisories() -> None:
 @click.option("--from", "source", required=True, metavar="URI",
               help="Where the new OSV snapshot (a zip as the OSV project exports per ecosystem) is: a path, file://, "
                    "https:// or s3:// URI of your internal mirror.")
-@click.option("--to", "target", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--to", "target", required=True, type=FILE,
               help="Where to keep it (the policy's `advisories.snapshot`); replaced only once the new one is verified.")
 @click.option("--sha256", "expected", help="Refuse the snapshot unless it has this sha256.")
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--policy", type=FILE,
               help="Policy whose mirror settings (CA bundle, endpoints, allow_http) reach --from.")
 def advisories_update(source: str, target: Path, expected: str | None, policy: Path | None) -> None:
     """Fetch, verify and index a new advisory snapshot, and print the sha256 to pin in the policy."""
@@ -616,13 +620,13 @@ def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manif
 
 @cli.command()
 @_endpoint_options
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("manifest", type=EXISTING_FILE)
 @click.option("--artifact", "artifact_id", required=True, help="Id of the artifact reviewed.")
 @click.option("--role", required=True, help="The role decided for (security, compliance, legal, ...).")
-@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--key", "key_path", required=True, type=EXISTING_FILE,
               help="The reviewer's PEM private key (an encrypted key reads its password from "
               "WEIGHTGATE_ATTEST_KEY_PASSWORD).")
-@click.option("--cert", "cert_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--cert", "cert_path", type=EXISTING_FILE,
               help="The key's X.509 certificate (PEM, leaf first, then intermediates): the record then carries "
               "the chain and is checked against the policy's CA.")
 @click.option("--decision", type=click.Choice(["approved", "rejected"]), default="approved", show_default=True)
@@ -640,12 +644,12 @@ def _attestation_signer(attest_path: Path | None, attest_key: Path | None, manif
 @click.option("--training-data-terms", help="License review: training-data terms that carry over.")
 @click.option("--verify", is_flag=True, help="Compute the digest from the mirror's bytes (streamed once), not only "
               "the pins.")
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), help="Policy for --verify's mirror "
+@click.option("--policy", type=FILE, help="Policy for --verify's mirror "
               "settings (default: built-in).")
 @click.option("--mirror", help="Mirror base for --verify (overrides the manifest's mirror_base).")
-@click.option("-o", "--output", "output", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", "output", type=FILE,
               help="Write the record to this file (one JSON line).")
-@click.option("--store", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--store", type=FOLDER,
               help="Append the record to the approvals store folder (<digest hex>.jsonl).")
 def approve(manifest: Path, artifact_id: str, role: str, key_path: Path, cert_path: Path | None, decision: str,
             reviewer: str | None, ticket: str | None, justification: str | None, environments: tuple[str, ...],
@@ -705,8 +709,8 @@ def _certificate_identity(chain: bytes | None) -> str:
 
 
 @cli.command("verify-attestation")
-@click.argument("attestation", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.argument("attestation", type=EXISTING_FILE)
+@click.option("--key", "key_path", required=True, type=EXISTING_FILE,
               help="PEM public key of the gate's --attest-key.")
 @click.option("--digest", required=True, help="The artifact digest about to be deployed (sha256:<hex>).")
 @click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
@@ -739,7 +743,7 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
 @click.argument("target", metavar="LOCATION")
 @click.option("--records", required=True, help="Decision records from `check --attest`: a file, a folder of "
               "*.jsonl files, or a mirror URI.")
-@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--key", "key_path", required=True, type=EXISTING_FILE,
               help="PEM public key of the gate's --attest-key.")
 @click.option("--digest", required=True, help="The artifact digest to admit (sha256:<hex>).")
 @click.option("--policy-digest", "policy_digests", multiple=True, metavar="sha256:<hex>",
@@ -748,7 +752,7 @@ def verify_attestation(attestation: Path, key_path: Path, digest: str, policy_di
 @click.option("--allow-extra", multiple=True, metavar="GLOB", help="Let through plain files beside the recorded ones "
               "that match this glob and that the loader never reads, e.g. 'evals/*.json' (repeatable).")
 @click.option("--record-to", help="Write a signed deployment record here (a folder, file:// or s3:// prefix).")
-@click.option("--record-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--record-key", type=EXISTING_FILE,
               help="PEM private key that signs the deployment record (an encrypted key reads its password from "
               "WEIGHTGATE_ATTEST_KEY_PASSWORD).")
 @click.option("--service", help="The service loading the model (deployment record).")
@@ -825,16 +829,16 @@ def _digest_argument(value: str) -> str:
 
 
 @cli.command("attest-eval")
-@click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("results", type=EXISTING_FILE)
 @click.option("--digest", required=True, help="The artifact digest the results evaluated (sha256:<hex>); must equal "
               "the results' artifact_digest.")
-@click.option("--key", "key_path", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--key", "key_path", required=True, type=EXISTING_FILE,
               help="PEM private key that signs the records (ECDSA, Ed25519 or RSA; an encrypted key reads its "
               "password from WEIGHTGATE_ATTEST_KEY_PASSWORD).")
 @click.option("--suite", help="Sign only this suite's result (default: every suite in RESULTS).")
 @click.option("--artifact", "subject_name", default="artifact", show_default=True,
               help="The artifact id to name as the statement's subject.")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("-o", "--output", required=True, type=FILE,
               help="Write the signed records here (one JSON line per suite).")
 def attest_eval(results: Path, digest: str, key_path: Path, suite: str | None, subject_name: str,
                 output: Path) -> None:
@@ -860,25 +864,25 @@ class InventoryFormat(str, enum.Enum):
 
 @cli.command()
 @click.argument("boms", metavar="BOM...", nargs=-1,
-                type=click.Path(path_type=Path, dir_okay=False, exists=True))
+                type=EXISTING_FILE)
 @click.option("--format", "fmt", type=click.Choice([f.value for f in InventoryFormat]), default="table",
               show_default=True, help="A table, JSON, or CSV (one row per artifact per deployment).")
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--policy", type=FILE,
               help="Policy whose revalidation_days decides what is overdue (default: built-in, 90 days).")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Judge re-validation age as of this day (default: today).")
 @click.option("--fail-on-overdue", is_flag=True,
               help="Exit 1 when any artifact is not validated: overdue for re-validation, or its run did not pass.")
-@click.option("--attest", "attest_paths", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--attest", "attest_paths", multiple=True, type=EXISTING_FILE,
               help="Decision records (`check --attest`): count only BOMs they vouch for, with the signed verdicts "
               "(repeatable; needs --key).")
-@click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--key", "key_path", type=EXISTING_FILE,
               help="PEM public key of the gate's --attest-key, to verify the --attest records.")
 @click.option("--deployments", "deployment_sources", multiple=True, metavar="RECORDS",
               help="Instead of BOMs: list what was deployed, from the deployment records `admit` wrote (a folder, "
               "file or mirror URI; repeatable), between --since and --as-of.")
 @click.option("--deployment-key", "deployment_keys", multiple=True,
-              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              type=EXISTING_FILE,
               help="PEM public key of admit's --record-key; only records it verifies count (repeatable).")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="With --deployments: from this day on.")
 def inventory(boms: tuple[Path, ...], fmt: str, policy: Path | None, as_of: datetime.datetime | None,
@@ -975,11 +979,11 @@ class TrailFormat(str, enum.Enum):
 @_endpoint_options
 @click.option("--records", "record_sources", multiple=True, metavar="RECORDS", help="Decision, review, eval and "
               "deployment records: a file, a folder of *.jsonl files, or a mirror URI (repeatable).")
-@click.option("--bom", "boms", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--bom", "boms", multiple=True, type=EXISTING_FILE,
               help="ML-BOMs written by `check --bom` (repeatable).")
-@click.option("--key", "key_paths", multiple=True, type=click.Path(path_type=Path, dir_okay=False, exists=True),
+@click.option("--key", "key_paths", multiple=True, type=EXISTING_FILE,
               help="PEM public key whose records count as verified: the gate's, admit's (repeatable).")
-@click.option("--policy", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--policy", type=FILE,
               help="Policy whose reviewers and eval signers count as verified too.")
 @click.option("--artifact", help="Only digests recorded under this artifact id.")
 @click.option("--digest", help="Only this artifact digest (sha256:<hex>).")

@@ -30,7 +30,7 @@ from weightgate.formats.pickle_profiles import profile_globals
 from weightgate.governance.policy import GovernancePolicy, build_governance
 from weightgate.jsonschemas import schema_errors
 from weightgate.rules import Level
-from weightgate.yamlsource import LocatedDocument, load_document, parse_document
+from weightgate.yamlsource import LocatedDocument, from_located_json, load_document, parse_document
 
 DEFAULT_POLICY_NAME = "<built-in default policy>"
 GOVERNANCE_SECTIONS = ("sources", "approvals", "licenses", "eval_evidence", "registry", "signatures", "model_cards",
@@ -149,12 +149,25 @@ class Policy:
 
 
 def default_policy_text() -> str:
-    beside = Path(__file__).with_name("data") / "default-policy.yaml"
+    return _data_text("default-policy.yaml")
+
+
+def _data_text(name: str) -> str:
+    beside = Path(__file__).with_name("data") / name
     if beside.is_file():  # an installed package: importlib.resources (tempfile, zipfile...) costs start-up time
         return beside.read_text(encoding="utf-8")
     from importlib import resources
 
-    return resources.files("weightgate").joinpath("data/default-policy.yaml").read_text(encoding="utf-8")
+    return resources.files("weightgate").joinpath(f"data/{name}").read_text(encoding="utf-8")
+
+
+def default_policy_document() -> LocatedDocument:
+    """The built-in policy, parsed. Read from its JSON twin (data/default-policy.json, written from the YAML by
+    scripts/default-policy-twin) when the twin was written for this text: a scan with the built-in policy then
+    never imports the YAML parser, a tenth of its start-up (issue 18). A stale twin is never used."""
+    text = default_policy_text()
+    twin = from_located_json(_data_text("default-policy.json"), text, Path(DEFAULT_POLICY_NAME))
+    return twin or parse_document(text, Path(DEFAULT_POLICY_NAME), "policy")
 
 
 def load_policy(path: Path | None, *, source: str | None = None, roots_base: Path | None = None,
@@ -163,9 +176,9 @@ def load_policy(path: Path | None, *, source: str | None = None, roots_base: Pat
     relative `mirrors.approved_roots` beside `roots_base` (default: beside `path` too). `source` is the name
     findings and reports give the policy (default: `path`), so a policy read from a copy (--policy-ref) still
     points at the file the team edits; `revision` records the commit that copy was read at."""
-    default = parse_document(default_policy_text(), Path(DEFAULT_POLICY_NAME), "policy")
+    default = default_policy_document()
     if path is None:
-        return _build(default.data, default, DEFAULT_POLICY_NAME, default_policy_text())
+        return _build(default.data, default, DEFAULT_POLICY_NAME, default.text)
     user = load_document(path, "policy")
     name = source or str(path)
     errors = schema_errors("policy", user.data)

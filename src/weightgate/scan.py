@@ -86,6 +86,7 @@ class _Group:
     root: Path  # the folder the mirror is opened on
     files: tuple[str, ...]  # paths relative to root, sorted
     single: bool = False  # a file given by itself
+    sizes: tuple[int | None, ...] = ()  # per file, as listed (regular files): how the reads are scheduled
 
     def display(self, relative: str) -> str:
         """How the report names one of the group's files: the path as the user would type it."""
@@ -143,16 +144,18 @@ def _group(path: Path) -> _Group:
         raise InputFileError(f"cannot scan {path}: {exc.strerror or exc}",
                              hint="pass existing files or folders") from None
     if stat.S_ISDIR(mode):
-        return _Group(str(path), path, tuple(_walk(path)))
+        listed = _walk(path)
+        return _Group(str(path), path, tuple(listed), sizes=tuple(listed.values()))
     # A single file, a symlink, a FIFO...: its folder is the mirror, so a symlink out of it is never followed
     # and anything that is not a regular file is reported rather than opened.
     return _Group(str(path), path.parent, (path.name,), single=True)
 
 
-def _walk(root: Path) -> Iterator[str]:
-    """Every non-directory entry under root, relative and sorted; symlinked folders are not entered (one
-    inside root is walked through its real path anyway; one leading out is reported like a file)."""
-    found: list[str] = []
+def _walk(root: Path) -> dict[str, int | None]:
+    """Every non-directory entry under root, relative and sorted, with its size when it is a regular file;
+    symlinked folders are not entered (one inside root is walked through its real path anyway; one leading
+    out is reported like a file)."""
+    found: dict[str, int | None] = {}
     pending = [""]
     while pending:
         folder = pending.pop()
@@ -163,11 +166,12 @@ def _walk(root: Path) -> Iterator[str]:
                     if entry.name not in SKIPPED_DIRECTORIES:
                         pending.append(relative)
                 elif not (entry.is_symlink() and _is_inner_directory(root, relative)):
-                    found.append(relative)
+                    found[relative] = entry.stat(follow_symlinks=False).st_size if entry.is_file(
+                        follow_symlinks=False) else None
                 if len(found) > MAX_SCAN_FILES:
                     raise InputFileError(f"more than {MAX_SCAN_FILES} files under {root}", hint="scan narrower "
                                          "folders")
-    yield from sorted(found)
+    return {name: found[name] for name in sorted(found)}
 
 
 def _is_inner_directory(root: Path, relative: str) -> bool:
@@ -179,7 +183,7 @@ def _job(group: _Group) -> VerifyJob:
     pinned = tuple(PinnedFile(path, None, None, None, ()) for path in group.files)
     try:
         mirror = LocalMirror(group.root)
-        return VerifyJob(group.label, mirror.uri, mirror, pinned)
+        return VerifyJob(group.label, mirror.uri, mirror, pinned, listed_sizes=group.sizes)
     except MirrorUnavailable as exc:
         return VerifyJob(group.label, group.label, None, pinned, unavailable_reason=str(exc))
 

@@ -8,24 +8,25 @@ are bounded so a billion-laughs document fails fast.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from weightgate.errors import InputFileError
 from weightgate.inputfiles import read_input
+from weightgate.strictjson import strict_json
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
 MAX_NODES = 1_000_000  # after alias expansion
 MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
-
-# libyaml's parser when PyYAML was built with it (10-20x faster on large manifests); same safe constructors.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STR = "tag:yaml.org,2002:str"
 _PLAIN_TAGS = {
@@ -56,6 +57,25 @@ class LocatedDocument:
         return self.lines.get((), 1)
 
 
+def located_json(doc: LocatedDocument) -> str:
+    """`doc` as JSON: the sha256 of its text, its data and the line of every path. Only for documents whose
+    data JSON holds exactly (dates are already strings here; a float that JSON changes is refused)."""
+    twin = {"text_sha256": hashlib.sha256(doc.text.encode()).hexdigest(), "data": doc.data,
+            "lines": [[list(key), line] for key, line in doc.lines.items()]}
+    text = json.dumps(twin, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    if strict_json(text, "policy twin")["data"] != doc.data:
+        raise ValueError("the document's data does not survive JSON")
+    return text
+
+
+def from_located_json(twin: str, text: str, path: Path) -> LocatedDocument | None:
+    """The document `located_json` wrote for `text`, or None when it was written for another text."""
+    parsed = strict_json(twin, "policy twin")
+    if parsed["text_sha256"] != hashlib.sha256(text.encode()).hexdigest():
+        return None
+    return LocatedDocument(path, parsed["data"], {tuple(key): line for key, line in parsed["lines"]}, text)
+
+
 def load_document(path: Path, what: str) -> LocatedDocument:
     raw = read_input(path, MAX_DOCUMENT_BYTES, what)
     try:
@@ -66,7 +86,10 @@ def load_document(path: Path, what: str) -> LocatedDocument:
 
 
 def parse_document(text: str, path: Path, what: str) -> LocatedDocument:
-    loader = _Loader(text)
+    import yaml  # here, not at the top: a scan with the built-in policy never parses YAML (start-up, issue 18)
+
+    # libyaml's parser when PyYAML was built with it (10-20x faster on large manifests); same safe constructors.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     builder = _Builder(loader, path)
     try:
         data = builder.build(_events(loader))
@@ -110,6 +133,9 @@ class _Builder:
     an explicit stack so nesting is bounded by MAX_DEPTH rather than by Python's recursion limit."""
 
     def __init__(self, loader: Any, path: Path) -> None:
+        import yaml
+
+        self.yaml = yaml
         self.loader = loader
         self.path = path
         self.lines: dict[PathKey, int] = {}
@@ -126,6 +152,8 @@ class _Builder:
     def build(self, events: Iterator[yaml.Event]) -> Any:
         # Scalars are most events of a large manifest: they are tested first, by exact type (libyaml's events
         # are never subclassed), and handled inline (issue 18: building was a third of an offline check).
+        import yaml
+
         scalar = yaml.ScalarEvent
         for event in events:
             if type(event) is scalar:
@@ -179,7 +207,7 @@ class _Builder:
         return bool(self.stack) and isinstance(self.stack[-1].value, dict) and self.stack[-1].pending_key is None
 
     def _open(self, event: yaml.MappingStartEvent | yaml.SequenceStartEvent) -> None:
-        is_map = isinstance(event, yaml.MappingStartEvent)
+        is_map = isinstance(event, self.yaml.MappingStartEvent)
         if self._expecting_key():
             raise self._fail(event, "mapping keys must be plain strings")
         expected = "tag:yaml.org,2002:map" if is_map else "tag:yaml.org,2002:seq"
@@ -262,7 +290,7 @@ class _Builder:
             value = event.value
             tag = self._resolved.get(value)
             if tag is None:
-                tag = str(self.loader.resolve(yaml.ScalarNode, value, event.implicit))
+                tag = str(self.loader.resolve(self.yaml.ScalarNode, value, event.implicit))
                 if len(value) <= 64 and len(self._resolved) < 4096:  # keys and short values repeat
                     self._resolved[value] = tag
             return tag
@@ -276,7 +304,7 @@ class _Builder:
             raise self._fail(event, f"tag {tag!r} is not allowed", hint="use plain YAML values")
         if tag == _STR:
             return str(event.value)
-        node = yaml.ScalarNode(tag, event.value, style=event.style)
+        node = self.yaml.ScalarNode(tag, event.value, style=event.style)
         value = self.loader.yaml_constructors[tag](self.loader, node)
         # Dates stay strings: the schemas validate them as ISO dates and the models parse them.
         if isinstance(value, (datetime.date, datetime.datetime)):

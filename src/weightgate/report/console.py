@@ -43,7 +43,8 @@ class ConsoleReporter:
     def _artifact_order(report: Report, by_artifact: dict[str, list[Finding]]) -> list[str]:
         ids = [a.id for a in report.manifest.artifacts] if report.manifest else []
         ids += [f.path for f in report.scanned]
-        extra = [k for k in by_artifact if k not in ids]
+        known = set(ids)
+        extra = [k for k in by_artifact if k not in known]
         return list(dict.fromkeys(extra + ids))
 
     def _header(self, report: Report) -> str:
@@ -95,7 +96,7 @@ class ConsoleReporter:
 
 def _scanned_state(report: Report, path: str) -> str:
     """What `scan` read of one file: its format and size, or why it was not read."""
-    scanned = next((f for f in report.scanned if f.path == path), None)
+    scanned = report.scanned_file(path)
     if scanned is None:
         return ""
     if scanned.verified and scanned.format is not None:

@@ -173,6 +173,17 @@ class Report:
             by_id.setdefault(a.artifact_id, a)
         return by_id
 
+    def scanned_file(self, path: str) -> FileFacts | None:
+        """What `scan` read of the file at `path` (its first entry), or None."""
+        return self._scanned_by_path.get(path)
+
+    @functools.cached_property
+    def _scanned_by_path(self) -> dict[str, FileFacts]:
+        by_path: dict[str, FileFacts] = {}
+        for f in self.scanned:
+            by_path.setdefault(f.path, f)
+        return by_path
+
     # Views of the facts that several reporters show, computed once by the same functions the checks use.
     @functools.cached_property
     def digests(self) -> dict[str, BoundDigest]:
