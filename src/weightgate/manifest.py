@@ -15,21 +15,13 @@ from typing import Any
 
 from weightgate.findings import Finding, Location
 from weightgate.jsonschemas import schema_errors
+from weightgate.pinned import PinnedFile as PinnedFile  # re-exported: part of the manifest model
 from weightgate.rules import MANIFEST_SCHEMA
 from weightgate.yamlsource import LocatedDocument, PathKey, load_document
 
 ARTIFACT_CLASSES = (
     "model", "fine-tune", "adapter", "embedding-model", "reranker", "tokenizer", "preprocessor", "dataset",
 )
-
-
-@dataclass(frozen=True)
-class PinnedFile:
-    path: str
-    sha256: str | None
-    size: int | None
-    declared_format: str | None
-    key: PathKey  # where it sits in the manifest, for locating findings
 
 
 @dataclass(frozen=True)

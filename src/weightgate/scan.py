@@ -36,9 +36,9 @@ from weightgate.errors import InputFileError
 from weightgate.facts import FileFacts, FileStatus, artifact_digest
 from weightgate.findings import Finding, Location, sort_key
 from weightgate.formats import Format
-from weightgate.manifest import PinnedFile, load_manifest
 from weightgate.mirror.base import MirrorUnavailable
 from weightgate.mirror.local import LocalMirror
+from weightgate.pinned import PinnedFile
 from weightgate.policy import FailOn, Policy, load_policy
 from weightgate.report.interface import Report
 from weightgate.verify import DEFAULT_WORKERS, VerifyJob, verify_artifacts
@@ -212,6 +212,7 @@ def _coverage(options: ScanOptions) -> MirrorCoverage | None:
     if options.manifest is None:
         return None
     from weightgate.checks.code_loads import manifest_coverage
+    from weightgate.manifest import load_manifest
 
     loaded = load_manifest(options.manifest)
     if loaded.manifest is None:

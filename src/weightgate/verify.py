@@ -18,14 +18,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from weightgate.facts import ArtifactFacts, FileFacts, FileStatus
-from weightgate.manifest import Artifact, Manifest, PinnedFile
 from weightgate.mirror.base import Mirror, MirrorFileError
 from weightgate.mirror.settings import FILE_DEADLINE_S, REQUEST_TIMEOUT_S
+from weightgate.pinned import PinnedFile
 from weightgate.progress import FileProgress, NoProgress, Progress
 from weightgate.textsafety import redact_url, redact_urls
 
 if TYPE_CHECKING:
     from weightgate.formats.base import Inspector
+    from weightgate.manifest import Artifact, Manifest
     from weightgate.mirror import MirrorLocation
 
 log = logging.getLogger(__name__)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from weightgate import rules
 from weightgate.checks import CheckContext
@@ -11,9 +12,11 @@ from weightgate.findings import Finding, Location
 from weightgate.formats import Format, claimed_formats
 from weightgate.formats.base import Issue
 from weightgate.formats.pickle_allowlist import allowed_by_policy
-from weightgate.manifest import Artifact, PinnedFile
 from weightgate.policy import FormatAction, Policy
 from weightgate.rules import Severity
+
+if TYPE_CHECKING:
+    from weightgate.manifest import Artifact, PinnedFile
 
 
 def _verified_files(ctx: CheckContext) -> Iterator[tuple[Artifact, PinnedFile, FileFacts]]:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from weightgate.facts import FileStatus, MirrorListing
 from weightgate.formats import Format
-from weightgate.manifest import Manifest
 from weightgate.registry import RegistryLookups
 
 if TYPE_CHECKING:  # annotations only: reporters import this module and must stay light
@@ -18,6 +17,7 @@ if TYPE_CHECKING:  # annotations only: reporters import this module and must sta
     from weightgate.evidence.store import StoredRecords
     from weightgate.governance.eval_results import EvalResult
     from weightgate.governance.model_card import ModelCardFacts
+    from weightgate.manifest import Manifest
 
 OFFLINE_REASON = "offline run: the evidence file was not fetched"
 

@@ -9,13 +9,15 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 from urllib.parse import unquote, urlsplit
 
-from weightgate.manifest import Artifact, Manifest
 from weightgate.mirror.base import Mirror, MirrorUnavailable
 from weightgate.mirror.settings import MirrorSettings
 from weightgate.textsafety import redact_url
+
+if TYPE_CHECKING:  # `scan` imports the mirrors without building the manifest model
+    from weightgate.manifest import Artifact, Manifest
 
 
 class MirrorKind(str, enum.Enum):

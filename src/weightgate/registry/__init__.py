@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from weightgate.findings import Location
-from weightgate.manifest import Manifest
+
+if TYPE_CHECKING:  # reporters import this module without building the manifest model
+    from weightgate.manifest import Manifest
 
 
 class RegistryUnavailable(Exception):

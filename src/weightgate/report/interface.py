@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Protocol
 from weightgate.facts import ArtifactFacts, FileFacts
 from weightgate.findings import Finding, Waiver
 from weightgate.governance.facts import ApprovalView, GovernanceFacts
-from weightgate.manifest import Artifact, Manifest
 from weightgate.policy import FailOn, Policy
 from weightgate.registry import RegistryLookups
 from weightgate.rules import Level
@@ -23,6 +22,7 @@ if TYPE_CHECKING:  # reporters import this module; what the views below need is 
     from weightgate.governance.digests import BoundDigest
     from weightgate.governance.inheritance import RestrictionIndex
     from weightgate.lineage import Lineage
+    from weightgate.manifest import Artifact, Manifest
     from weightgate.runtime.facts import RuntimeFacts
 
 

@@ -1,0 +1,17 @@
+"""A file a manifest pins, as the verify pass reads it. Apart from `manifest` (which re-exports it) so that
+`scan`, which pins nothing and reads files as it finds them, does not build the manifest model (start-up)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PathKey = tuple[str | int, ...]  # as yamlsource.PathKey: where a node sits in its document
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    path: str
+    sha256: str | None
+    size: int | None
+    declared_format: str | None
+    key: PathKey  # where it sits in the manifest, for locating findings
