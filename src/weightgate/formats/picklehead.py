@@ -11,10 +11,18 @@ inspection) so that detecting any file does not import the pickle walker.
 
 from __future__ import annotations
 
-import pickletools
 from dataclasses import dataclass
 
 from weightgate.formats import pickleargs
+from weightgate.formats.pickle_opcodes import (
+    BY_CODE,
+    TAKEN_FROM_ARGUMENT1,
+    TAKEN_FROM_ARGUMENT4,
+    TAKEN_FROM_ARGUMENT4U,
+    TAKEN_FROM_ARGUMENT8U,
+    UP_TO_NEWLINE,
+    Opcode,
+)
 
 PROTO_OPCODE = 0x80
 HIGHEST_PROTOCOL = 5  # PROTO 0 and 1 are as valid to the unpickler as 2-5
@@ -25,12 +33,11 @@ CALL_OPCODES = frozenset({"REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD
 # Text lines decoded as the unpickler decodes them before it calls find_class or persistent_load.
 _ASCII_LINES = frozenset({"INST", "PERSID"})
 
-_OPCODES = {op.code.encode("latin-1")[0]: op for op in pickletools.opcodes}
 _LENGTH_PREFIX = {  # width, signed
-    pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
-    pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
-    pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
-    pickletools.TAKEN_FROM_ARGUMENT8U: (8, False),
+    TAKEN_FROM_ARGUMENT1: (1, False),
+    TAKEN_FROM_ARGUMENT4: (4, True),
+    TAKEN_FROM_ARGUMENT4U: (4, False),
+    TAKEN_FROM_ARGUMENT8U: (8, False),
 }
 
 
@@ -107,16 +114,16 @@ def _imports_module(opcode: str, arg: object) -> bool:
     return all(part.isidentifier() for part in arg[0].split("."))
 
 
-def _read_opcode(data: bytes, pos: int) -> tuple[pickletools.OpcodeInfo, object, int]:
+def _read_opcode(data: bytes, pos: int) -> tuple[Opcode, object, int]:
     """(opcode, decoded argument, end) of the opcode at `pos`; ValueError where the C unpickler fails on it,
     _Cut when it runs past the end of `data`."""
     if pos >= len(data):
         raise _Cut
-    opcode = _OPCODES.get(data[pos])
+    opcode = BY_CODE.get(data[pos])
     if opcode is None:
         raise ValueError(f"byte 0x{data[pos]:02x} is not an opcode")
     start = pos + 1
-    n = opcode.arg.n if opcode.arg is not None else 0
+    n = opcode.arg_n
     if n >= 0:
         if start + n > len(data):
             raise _Cut
@@ -124,7 +131,7 @@ def _read_opcode(data: bytes, pos: int) -> tuple[pickletools.OpcodeInfo, object,
         if opcode.name == "PROTO" and raw[0] > HIGHEST_PROTOCOL:
             raise ValueError("unsupported protocol")
         return opcode, (raw[0] if opcode.name == "PROTO" else raw), start + n
-    if n == pickletools.UP_TO_NEWLINE:
+    if n == UP_TO_NEWLINE:
         return _read_lines(opcode, data, start)
     width, signed = _LENGTH_PREFIX[n]
     if start + width > len(data):
@@ -141,7 +148,7 @@ def _read_opcode(data: bytes, pos: int) -> tuple[pickletools.OpcodeInfo, object,
     return opcode, body, end
 
 
-def _read_lines(opcode: pickletools.OpcodeInfo, data: bytes, start: int) -> tuple[pickletools.OpcodeInfo, object, int]:
+def _read_lines(opcode: Opcode, data: bytes, start: int) -> tuple[Opcode, object, int]:
     first = data.find(b"\n", start)
     if first < 0:
         raise _Cut
@@ -191,24 +198,23 @@ class _StackShape:
         self.depth = 0
         self.marks: list[int] = []
 
-    def apply(self, opcode: pickletools.OpcodeInfo) -> bool:
+    def apply(self, opcode: Opcode) -> bool:
         """Apply one opcode's stack effect; False on an underflow."""
-        before, after = opcode.stack_before, opcode.stack_after
-        if pickletools.markobject in before:
+        if opcode.mark_at is not None:
             if not self.marks:
                 return False
-            self.depth = self.marks.pop() - before.index(pickletools.markobject)
+            self.depth = self.marks.pop() - opcode.mark_at
         elif opcode.name == "POP" and self.marks and self.marks[-1] == self.depth:
             self.marks.pop()  # POP with nothing above the mark removes the mark
             return True
         else:
-            self.depth -= len(before)
+            self.depth -= opcode.pops
         if self.depth < 0:
             return False
-        if pickletools.markobject in after:
+        if opcode.pushes_mark:
             self.marks.append(self.depth)
         else:
-            self.depth += len(after)
+            self.depth += opcode.pushes
         return True
 
 
@@ -221,10 +227,10 @@ def _length_fits(data: bytes, start: int, size: int) -> bool:
     """May the opcode at `start`, cut by the end of `data`, continue in the rest of the file? A length prefix
     larger than the rest of the file means these bytes were never a pickle (text such as "(This ..." reads as
     MARK + BINSTRING with a length of half a gigabyte)."""
-    opcode = _OPCODES.get(data[start]) if start < len(data) else None
-    if opcode is None or opcode.arg is None or opcode.arg.n not in _LENGTH_PREFIX:
+    opcode = BY_CODE.get(data[start]) if start < len(data) else None
+    if opcode is None or opcode.arg_n not in _LENGTH_PREFIX:
         return True
-    width, signed = _LENGTH_PREFIX[opcode.arg.n]
+    width, signed = _LENGTH_PREFIX[opcode.arg_n]
     if start + 1 + width > len(data):
         return True
     length = int.from_bytes(data[start + 1 : start + 1 + width], "little", signed=signed)
