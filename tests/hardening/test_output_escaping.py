@@ -116,6 +116,14 @@ def test_every_escape_is_one_safe_line(text: str) -> None:
     assert not any(line.lstrip().startswith(":") for line in shown_lines(text).splitlines())
 
 
+@given(text=st.text(alphabet=st.characters(max_codepoint=0x7F)) | st.text())
+def test_shown_is_the_escaping_regex_whatever_path_it_takes(text: str) -> None:
+    # shown() returns printable ASCII without a URL as it is (issue 18): the regex must agree it is safe.
+    from weightgate.textsafety import _UNSAFE, _escape_char, redact_urls
+
+    assert shown(text) == _UNSAFE.sub(_escape_char, redact_urls(text))
+
+
 @pytest.mark.parametrize(("url", "expected"), [
     ("https://ci:s3cret@mirror.internal/m", "https://REDACTED@mirror.internal/m"),
     ("https://mirror.internal/m?token=abc&v=1", "https://mirror.internal/m?token=REDACTED&v=1"),
