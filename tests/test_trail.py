@@ -159,3 +159,29 @@ def test_inventory_deployment_usage(history, capsys):
     assert main(["inventory", "--since", "2026-01-01"]) == EXIT_INPUT_ERROR
     assert main(["inventory", "--deployments", "x"]) == EXIT_INPUT_ERROR  # no key
     assert main(["inventory"]) == EXIT_INPUT_ERROR
+
+
+def test_records_parsed_on_threads_come_back_as_parsed_in_turn():
+    # Issue 18: large sources are parsed on threads in slices; every verdict and its order must be unchanged.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from securesystemslib.signer import CryptoSigner
+
+    from weightgate.evidence.deployment import DEPLOYMENT_PREDICATE_TYPE
+    from weightgate.evidence.dsse import STATEMENT_TYPE, TrustedSigner, sign_statement
+    from weightgate.evidence.records import RecordLine
+    from weightgate.trail import PARALLEL_MIN_RECORDS, parse_records
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer, other = CryptoSigner(key), CryptoSigner(ec.generate_private_key(ec.SECP256R1()))
+    lines = []
+    for i in range(PARALLEL_MIN_RECORDS + 7):
+        statement = {"_type": STATEMENT_TYPE, "subject": [{"name": f"m{i}", "digest": {"sha256": f"{i:064x}"}}],
+                     "predicateType": DEPLOYMENT_PREDICATE_TYPE, "predicate": {"service": f"s{i}"}}
+        data = json.dumps(sign_statement(statement, other if i % 97 == 0 else signer)).encode()
+        lines.append(RecordLine("records.jsonl", i + 1, b"not json" if i % 501 == 0 else data))
+    trusted = [TrustedSigner("key deploy.pub", key=key.public_key())]
+    in_turn = parse_records(lines, trusted, None, workers=1)
+    on_threads = parse_records(lines, trusted, None, workers=3)
+    assert on_threads == in_turn
+    assert sum(p is None for p in in_turn) == len(range(0, len(lines), 501))
+    assert sum(p is not None and not p.verified for p in in_turn) > 0
