@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import unicodedata
-from importlib import resources
 
 # Characters that render as nothing or as a space: dropped, so `app\u200bsec` is `appsec`.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Cc"})
@@ -23,6 +22,8 @@ def _prototypes() -> dict[str, str]:
     """Each confusable character -> the smallest code point among it and the characters the data lists as
     confusable with it: one step, so a look-alike maps to the ASCII letter it imitates (Cyrillic `\u0430` -> `a`,
     `l` -> `1`) without chains of look-alikes joining letters a reader tells apart."""
+    from importlib import resources  # here: importing it costs every check 5 ms (start-up, issue 18)
+
     data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8"))
     prototypes = {}
     for char, entries in data.items():
