@@ -45,3 +45,18 @@ def test_the_built_in_policy_is_the_same_either_way(monkeypatch):
     from_twin = load_policy(None)
     monkeypatch.setattr("weightgate.policy.from_located_json", lambda *args: None)  # as if the twin were stale
     assert load_policy(None) == from_twin
+
+
+def test_without_its_twin_the_built_in_policy_is_parsed_from_the_yaml(monkeypatch):
+    from weightgate import policy
+
+    expected = load_policy(None)
+    real = policy._data_text
+
+    def missing_twin(name: str) -> str:
+        if name == "default-policy.json":
+            raise FileNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(policy, "_data_text", missing_twin)
+    assert load_policy(None) == expected

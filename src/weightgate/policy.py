@@ -166,7 +166,10 @@ def default_policy_document() -> LocatedDocument:
     scripts/default-policy-twin) when the twin was written for this text: a scan with the built-in policy then
     never imports the YAML parser, a tenth of its start-up (issue 18). A stale twin is never used."""
     text = default_policy_text()
-    twin = from_located_json(_data_text("default-policy.json"), text, Path(DEFAULT_POLICY_NAME))
+    try:
+        twin = from_located_json(_data_text("default-policy.json"), text, Path(DEFAULT_POLICY_NAME))
+    except OSError:  # a package installed without it (a repackaging): the YAML is the policy
+        twin = None
     return twin or parse_document(text, Path(DEFAULT_POLICY_NAME), "policy")
 
 
