@@ -95,6 +95,8 @@ def csv_cell(text: object) -> str:
 def redact_url(url: str) -> str:
     """The URL with credentials cut out: user info (`user:pass@`) and secret-bearing query parameters
     (`token=`, `X-Amz-Signature=`, `sig=`, ...) become REDACTED. Other text is returned as it is."""
+    if "@" not in url and "?" not in url:
+        return url  # no user info and no query: nothing to redact (every local path takes this way)
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -124,6 +124,17 @@ def test_shown_is_the_escaping_regex_whatever_path_it_takes(text: str) -> None:
     assert shown(text) == _UNSAFE.sub(_escape_char, redact_urls(text))
 
 
+@given(url=st.text(alphabet="htps:/@?&=#%;abcAT_-. \n0") | st.text())
+def test_redact_url_takes_its_shortcut_only_when_the_parse_finds_nothing(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    if "@" not in url and "?" not in url:
+        assert redact_url(url) == url
+        with contextlib.suppress(ValueError):
+            parts = urlsplit(url)
+            assert "@" not in parts.netloc and not parts.query
+
+
 @pytest.mark.parametrize(("url", "expected"), [
     ("https://ci:s3cret@mirror.internal/m", "https://REDACTED@mirror.internal/m"),
     ("https://mirror.internal/m?token=abc&v=1", "https://mirror.internal/m?token=REDACTED&v=1"),
