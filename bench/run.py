@@ -479,6 +479,16 @@ def machine() -> str:
             f"Python {platform.python_version()}, {version}")
 
 
+# A fixed pure-Python loop: how fast this machine runs Python right now. A shared machine's pace drifts between
+# hours (by more than the load average shows), and the rows timed in seconds drift with it; ratio rows do not.
+PACE_LOOP = "x = 0\nfor i in range(10_000_000):\n    x += i"
+
+
+def pace() -> float:
+    """Median CPU seconds of PACE_LOOP over three runs."""
+    return statistics.median(run_timed([sys.executable, "-c", PACE_LOOP]).cpu_seconds for _ in range(3))
+
+
 def load() -> tuple[float, float, float]:
     return os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
 
@@ -533,6 +543,7 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(weightgate_package()))], check=True,
                    stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="wg-bench-", dir=args.workdir))
+    pace_before = pace()
     before = load()
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     try:
@@ -540,7 +551,9 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     after = load()
+    pace_after = pace()
     header = {"date": started.isoformat(), "machine": machine(), "repeat": args.repeat,
+              "pace_seconds": [round(pace_before, 3), round(pace_after, 3)],
               "groups": sorted(args.only or GROUPS),
               "load_before": [round(x, 2) for x in before], "load_after": [round(x, 2) for x in after],
               "busy": busy(before) or busy(after)}
@@ -549,7 +562,9 @@ def main() -> int:
     else:
         print(f"{header['date']} on {header['machine']}; --repeat {args.repeat}"
               f"{'' if not args.only else '; only ' + ', '.join(header['groups'])}; load average (1, 5, 15 min) "
-              f"{', '.join(f'{x:.2f}' for x in before)} before, {', '.join(f'{x:.2f}' for x in after)} after\n")
+              f"{', '.join(f'{x:.2f}' for x in before)} before, {', '.join(f'{x:.2f}' for x in after)} after; "
+              f"pace (CPU s of a fixed Python loop; rows in seconds scale with it) {pace_before:.3f} before, "
+              f"{pace_after:.3f} after\n")
         print(table(results))
     if header["busy"]:
         print(f"warning: the machine was busy (load average above half of its {os.cpu_count()} cores); other "
