@@ -1,0 +1,1 @@
+"""Validators compiled from the schemas by scripts/compile-schemas (see weightgate.jsonschemas)."""
