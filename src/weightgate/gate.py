@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weightgate import __version__
 from weightgate.checks import CheckContext, run_checks
@@ -27,15 +28,17 @@ from weightgate.mirror import MirrorLocation, locate_mirrors, open_approved_mirr
 from weightgate.mirror.base import Mirror, MirrorUnavailable
 from weightgate.mirror.settings import EndpointOptions, MirrorSettings, settings_for, with_endpoints
 from weightgate.policy import FailOn, Policy, load_policy
-from weightgate.policy_ref import PolicyAtRef, policy_at_ref, policy_edit_findings
 from weightgate.progress import Progress
 from weightgate.registry import RegistryLookups, RegistryUnavailable, look_up_entries, open_registry
 from weightgate.report.interface import Report
 from weightgate.runtime.collect import DependencyCapture
 from weightgate.runtime.facts import RuntimeFacts
-from weightgate.shards import ShardFacts, ShardSpec
 from weightgate.verify import DEFAULT_WORKERS, ReadBudget, VerifyJob, artifacts_to_read, verify_artifacts
 from weightgate.waivers import apply_waivers
+
+if TYPE_CHECKING:  # read only for --policy-ref and shards: imported when used (start-up)
+    from weightgate.policy_ref import PolicyAtRef
+    from weightgate.shards import ShardFacts, ShardSpec
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ def _policy(options: CheckOptions) -> Iterator[tuple[Policy, PolicyAtRef | None]
         raise PolicyError("--policy-ref needs --policy: the built-in policy has no revision to read",
                           hint="give the policy's path in the repository, e.g. --policy deploy/policy.yaml")
     else:
+        from weightgate.policy_ref import policy_at_ref
+
         # The copy the policy was read from must outlive the check: keys and the registry are read during it.
         with policy_at_ref(options.policy, options.policy_ref) as at_ref:
             yield with_endpoints(at_ref.policy, options.endpoints), at_ref
@@ -81,7 +86,7 @@ def _policy(options: CheckOptions) -> Iterator[tuple[Policy, PolicyAtRef | None]
 
 def run_shard(options: CheckOptions, spec: ShardSpec) -> ShardFacts:
     """Verify this shard's share of the pinned files (shards.py); every other check waits for `merge`."""
-    from weightgate.shards import manifest_sha256, plan_shares, share_of, with_files
+    from weightgate.shards import ShardFacts, manifest_sha256, plan_shares, share_of, with_files
 
     with _policy(options) as (policy, _at_ref):
         loaded = load_manifest(options.manifest)
@@ -150,6 +155,8 @@ def _check(options: CheckOptions, policy: Policy, at_ref: PolicyAtRef | None) ->
         findings = apply_waivers(run_checks(ctx), policy, _digests(manifest, facts), today)
         approvals = {a.id: approval_chain(ctx, a) for a in manifest.artifacts}
     if at_ref is not None:
+        from weightgate.policy_ref import policy_edit_findings
+
         findings += policy_edit_findings(at_ref)
     return Report(
         tool_version=__version__, policy=policy, fail_on=options.fail_on or policy.fail_on,
