@@ -135,10 +135,11 @@ def test_small_local_files_are_read_in_batches_and_the_rest_one_task_each(tmp_pa
     large = _local_job(tmp_path, "large", [IN_TURN_MAX_BYTES + 1, 5])
     listed = _local_job(tmp_path, "listed", [7, IN_TURN_MAX_BYTES + 1], pinned=False)
     tasks = _tasks([small, large, listed])
-    assert tasks == [[(0, 0), (0, 1), (0, 2), (1, 1), (2, 0)], [(1, 0)], [(2, 1)]]
+    assert tasks == [[(1, 0)], [(2, 1)], [(0, 0), (0, 1), (0, 2), (1, 1), (2, 0)]]
 
     many = _local_job(tmp_path, "many", [IN_TURN_MAX_BYTES] * (IN_TURN_BATCH_BYTES // IN_TURN_MAX_BYTES + 1))
     assert [len(task) for task in _tasks([many])] == [IN_TURN_BATCH_BYTES // IN_TURN_MAX_BYTES, 1]
+    assert len(_tasks([many, large])[0]) == 1  # the large file first
 
 
 def test_files_of_unknown_size_and_remote_files_get_a_task_each(tmp_path):

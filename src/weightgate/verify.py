@@ -234,7 +234,8 @@ IN_TURN_BATCH_BYTES = 64 * 1024 * 1024
 
 
 def _tasks(jobs: Sequence[VerifyJob]) -> list[list[tuple[int, int]]]:
-    """The (job, file) indexes each pool task verifies, batches of small local files first."""
+    """The (job, file) indexes each pool task verifies: one task per file that is not small (started first, so a
+    large file never waits behind batches), then the batches of small local files."""
     from weightgate.mirror.local import LocalMirror
 
     batches: list[list[tuple[int, int]]] = []
@@ -257,7 +258,7 @@ def _tasks(jobs: Sequence[VerifyJob]) -> list[list[tuple[int, int]]]:
             batch_bytes += size
     if batch:
         batches.append(batch)
-    return batches + singles
+    return singles + batches
 
 
 def _verify_in_turn(jobs: Sequence[VerifyJob], task: list[tuple[int, int]], progress: Progress | None,
