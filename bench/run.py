@@ -82,9 +82,10 @@ print(json.dumps([elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 10
 """
 
 
-def run_timed(cmd: list[str], cwd: Path | None = None) -> Run:
+def run_timed(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
     """Wall and CPU seconds, peak RSS MiB and exit code of one child process."""
-    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], cwd=cwd, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], cwd=cwd, capture_output=True, text=True, check=True,
+                         env=env)
     elapsed, cpu, rss, code, err = json.loads(out.stdout)
     if code not in (0, 1):
         raise SystemExit(f"{cmd} failed ({code}): {err}")
