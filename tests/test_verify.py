@@ -142,6 +142,15 @@ def test_small_local_files_are_read_in_batches_and_the_rest_one_task_each(tmp_pa
     assert len(_tasks([many, large])[0]) == 1  # the large file first
 
 
+def test_a_local_mirror_wrapped_to_keep_a_model_card_is_still_read_in_batches(tmp_path):
+    from weightgate.governance.model_card import _CapturingMirror
+    from weightgate.verify import VerifyJob, _tasks
+
+    job = _local_job(tmp_path, "carded", [10, 20])
+    wrapped = _CapturingMirror(job.mirror, "f0", bytearray())
+    assert _tasks([VerifyJob(job.artifact_id, job.mirror_uri, wrapped, job.files)]) == [[(0, 0), (0, 1)]]
+
+
 def test_files_of_unknown_size_and_remote_files_get_a_task_each(tmp_path):
     from weightgate.verify import VerifyJob, _tasks
 

@@ -236,8 +236,6 @@ IN_TURN_BATCH_BYTES = 64 * 1024 * 1024
 def _tasks(jobs: Sequence[VerifyJob]) -> list[list[tuple[int, int]]]:
     """The (job, file) indexes each pool task verifies: one task per file that is not small (started first, so a
     large file never waits behind batches), then the batches of small local files."""
-    from weightgate.mirror.local import LocalMirror
-
     batches: list[list[tuple[int, int]]] = []
     batch: list[tuple[int, int]] = []
     batch_bytes = 0
@@ -245,7 +243,9 @@ def _tasks(jobs: Sequence[VerifyJob]) -> list[list[tuple[int, int]]]:
     for j, job in enumerate(jobs):
         if job.mirror is None:
             continue
-        local = isinstance(job.mirror, LocalMirror)
+        # A folder on this machine (its file:// URI survives the wrappers that keep model cards and dependency
+        # files from the pass).
+        local = job.mirror.uri.startswith("file://")
         for k, f in enumerate(job.files):
             size = f.size if f.size is not None or k >= len(job.listed_sizes) else job.listed_sizes[k]
             if not (local and size is not None and size <= IN_TURN_MAX_BYTES):
