@@ -2,6 +2,8 @@
 mirror), required per class with fields and sections from the policy, and compared with the manifest."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import rule_ids, safetensors_bytes
 from weightgate import gate
@@ -156,3 +158,78 @@ def test_card_parsing_helpers():
     assert hf_repo_id("https://huggingface.co/Org/Name/tree/main") == "org/name"
     assert hf_repo_id("hf://org/name@abc") == "org/name"
     assert hf_repo_id("models:/x/3") is None
+
+
+# --- read as huggingface_hub's ModelCard reads a card (issue 18: the Hub client is not imported for it) -------
+
+def _as_model_card(text: str):
+    from huggingface_hub import ModelCard
+
+    try:
+        card = ModelCard(text, ignore_metadata_errors=False)
+    except Exception as e:
+        return type(e)
+    return dict(card.data.to_dict()), str(card.text)
+
+
+def _as_weightgate(text: str):
+    from weightgate.governance.model_card import _hf_card
+
+    try:
+        return _hf_card(text)
+    except Exception as e:
+        return type(e)
+
+
+def test_the_metadata_pattern_is_the_hubs():
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
+    from weightgate.governance.model_card import _FRONT_MATTER
+
+    assert _FRONT_MATTER.pattern == REGEX_YAML_BLOCK.pattern and _FRONT_MATTER.flags == REGEX_YAML_BLOCK.flags
+
+
+CARDS = [
+    "---\nlicense: apache-2.0\nbase_model: org/base\ntags: [a, b]\n---\n# Model\nbody\n",
+    "---\r\nlicense: mit\r\n---\r\nbody\r\n",
+    "---\rlicense: mit\r---\rbody",
+    "  \n---\nlicense: mit\n---   \nbody",
+    "no metadata\n# Title\n",
+    "---\n---\nempty block\n",
+    "---\n- a list\n---\nbody\n",
+    "---\njust text\n---\n",
+    "---\nlicense: [unclosed\n---\n",
+    "---\nmodel-index:\n- name: m\n  results:\n  - task: {type: text-classification}\n"
+    "    dataset: {name: d, type: d}\n    metrics: [{type: accuracy, value: 0.9}]\n---\nbody",
+    "---\nmodel-index:\n- name: m\n  results: not-a-list\n---\nbody",
+    "---\nmodel-index: 3\n---\n",
+    "---\nlicense: mit\neval_results: [1]\n---\n",
+    "---\n123: numeric key\n---\n",
+    "---\nlicense: mit\n---\nbody\n---\nsecond: block\n---\n",
+    "\ufeff---\nlicense: mit\n---\n",
+    "---\nlicense: mit",
+]
+
+
+@pytest.mark.parametrize("text", CARDS)
+def test_cards_read_as_the_hub_reads_them(text):
+    assert _as_weightgate(text) == _as_model_card(text)
+
+
+def test_the_bundled_example_cards_read_as_the_hub_reads_them():
+    from conftest import REPO_ROOT
+
+    cards = [p for p in (REPO_ROOT / "examples").rglob("*.md") if p.read_text(encoding="utf-8").startswith("---")]
+    assert cards
+    for path in cards:
+        text = path.read_text(encoding="utf-8")
+        assert _as_weightgate(text) == _as_model_card(text), path
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(["---", "\n", "\r\n", "\r", " ", "license: mit", "base_model: a/b", "- x", "k:",
+                                 "model-index:", "  - name: m", "    results: []", "[", "{", "}", "'", "&a", "*a",
+                                 "tags: [t]", "datasets: d", "# H", "text", "\t", "…"]), max_size=14))
+def test_generated_cards_read_as_the_hub_reads_them(parts):
+    text = "".join(parts)
+    assert _as_weightgate(text) == _as_model_card(text)

@@ -26,8 +26,8 @@ from weightgate.mirror.base import ListedEntry, Mirror, MirrorFile, MirrorUnavai
 MAX_CARD_BYTES = 1024 * 1024  # model cards are a few KiB; anything larger is not read as one
 MAX_FRONT_MATTER_BYTES = 64 * 1024
 DEFAULT_CARD_NAME = "README.md"  # where Hugging Face repositories keep their model card
-# Hugging Face's own pattern for the metadata block (huggingface_hub.repocard.REGEX_YAML_BLOCK), kept here so
-# a card without one is recognised before the library logs a warning for it.
+# Hugging Face's own pattern for the metadata block (huggingface_hub.repocard.REGEX_YAML_BLOCK; a test compares
+# them), kept here so a card is read as ModelCard reads it without importing the Hub client (_hf_card).
 _FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 _ATX_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
 _SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -230,10 +230,27 @@ def _front_matter_problem(block: str) -> str | None:
 
 
 def _hf_card(text: str) -> tuple[dict[str, Any], str]:
-    from huggingface_hub import ModelCard
+    """The metadata and body as huggingface_hub's ModelCard reads a card: its metadata-block split (the
+    _FRONT_MATTER pattern), `yaml.safe_load` of the block, a dict or nothing, and its own ModelCardData, which
+    validates the evaluation results. ModelCard itself is not imported: it pulls in the Hub client's network
+    stack (httpx, hf_api), 0.1-0.2 s of a check (issue 18). tests/checks/test_model_cards.py holds this to
+    ModelCard, card by card."""
+    import yaml
+    from huggingface_hub.repocard_data import ModelCardData
 
-    card = ModelCard(text, ignore_metadata_errors=False)  # from text: the constructor never reaches the network
-    return dict(card.data.to_dict()), str(card.text)  # type: ignore[no-untyped-call]
+    match = _FRONT_MATTER.search(text)
+    if match is None:
+        data: Any = {}
+        body = text
+    else:
+        data = yaml.safe_load(match.group(2))
+        body = text[match.end() :]
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ValueError("repo card metadata block should be a dict")
+    card = ModelCardData(**data, ignore_metadata_errors=False)
+    return dict(card.to_dict()), body  # type: ignore[no-untyped-call]
 
 
 def _present(metadata: Mapping[str, Any]) -> frozenset[str]:
