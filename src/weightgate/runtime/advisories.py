@@ -21,13 +21,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Any
 
 from weightgate.facts import artifact_digest
 from weightgate.strictjson import JsonRefused, strict_json
+
+if TYPE_CHECKING:  # packaging is imported by the functions that match versions (start-up of every check)
+    from packaging.version import Version
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024  # the OSV PyPI export is ~40 MiB zipped; far larger is not a snapshot
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # one advisory record; the largest published ones are a few hundred KiB
@@ -282,6 +282,8 @@ def _list(value: Any) -> list[Any]:
 
 
 def _pypi_packages(record: dict[str, Any]) -> set[str]:
+    from packaging.utils import canonicalize_name
+
     names: set[str] = set()
     for affected in _list(record.get("affected")):
         package = affected.get("package") if isinstance(affected, dict) else None
@@ -292,6 +294,8 @@ def _pypi_packages(record: dict[str, Any]) -> set[str]:
 
 def _compact(record: dict[str, Any], name: str) -> dict[str, Any]:
     """What matching and reporting need of a record, for one package."""
+    from packaging.utils import canonicalize_name
+
     # Only well-formed parts are kept: a range is a dict with a list of events, a version a string. What the
     # matcher then reads is always of the shape it expects, whatever the record held.
     affected = [
@@ -333,6 +337,8 @@ class AdvisoryIndex:
 
     def affecting(self, name: str, version: str) -> tuple[Advisory, ...]:
         """The advisories that list `version` of package `name` as affected."""
+        from packaging.utils import canonicalize_name
+
         rows = self._connection.execute("SELECT record FROM advisory WHERE package = ?",
                                         (canonicalize_name(name),)).fetchall()
         found = []
@@ -351,6 +357,8 @@ class AdvisoryIndex:
 def affects(affected: dict[str, Any], version: str) -> bool:
     """Whether one OSV `affected` entry covers `version`: its explicit `versions`, or an ECOSYSTEM or SEMVER
     range evaluated as the OSV schema says (events sorted by version, introduced/fixed/last_affected)."""
+    from packaging.version import InvalidVersion, Version
+
     if version in affected.get("versions", ()):
         return True
     try:
@@ -365,6 +373,8 @@ def affects(affected: dict[str, Any], version: str) -> bool:
 
 
 def _same_version(text: Any, version: Version) -> bool:
+    from packaging.version import InvalidVersion, Version
+
     try:
         return isinstance(text, str) and Version(text) == version
     except InvalidVersion:
@@ -372,6 +382,8 @@ def _same_version(text: Any, version: Version) -> bool:
 
 
 def _event_key(event: dict[str, Any]) -> tuple[int, Version]:
+    from packaging.version import Version
+
     kind, value = next(iter(event.items()))
     if kind == "introduced" and value == "0":
         return (0, Version("0"))
@@ -379,6 +391,8 @@ def _event_key(event: dict[str, Any]) -> tuple[int, Version]:
 
 
 def _in_range(events: list[Any], version: Version) -> bool:
+    from packaging.version import InvalidVersion
+
     usable = [e for e in events if isinstance(e, dict) and len(e) == 1
               and next(iter(e)) in ("introduced", "fixed", "last_affected")]
     try:
@@ -400,6 +414,8 @@ def _in_range(events: list[Any], version: Version) -> bool:
 
 def fixed_versions(record: dict[str, Any], version: str) -> tuple[str, ...]:
     """The `fixed` versions above `version` in the record's ranges for this package, lowest first."""
+    from packaging.version import InvalidVersion, Version
+
     found: set[str] = set()
     for affected in record["affected"]:
         for r in affected.get("ranges", ()):
@@ -416,6 +432,8 @@ def fixed_versions(record: dict[str, Any], version: str) -> tuple[str, ...]:
 
 
 def _above(text: str, version: Version) -> bool:
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(text) > version
     except InvalidVersion:

@@ -14,12 +14,13 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:  # packaging is imported by the functions that parse (a tenth of a check's start-up otherwise)
+    from packaging.requirements import Requirement
+    from packaging.version import Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,7 +110,10 @@ def exact_version(requirement: Requirement) -> str | None:
 
 
 def _requirement(text: str, line: int) -> RuntimeRequirement:
-    """Raises InvalidRequirement."""
+    """Raises packaging's InvalidRequirement."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     parsed = Requirement(text)
     return RuntimeRequirement(canonicalize_name(parsed.name), str(parsed.specifier), line, exact_version(parsed),
                               str(parsed.marker) if parsed.marker else "")
@@ -150,6 +154,8 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def parse_requirements_text(text: str) -> ParsedDependencies:
+    from packaging.requirements import InvalidRequirement
+
     requirements: list[RuntimeRequirement] = []
     problems: list[tuple[int, str]] = []
     for number, line in _logical_lines(text):
@@ -175,6 +181,8 @@ def parse_requirements_text(text: str) -> ParsedDependencies:
 
 
 def _requirement_list(items: Any, line_of: dict[str, int] | None = None) -> ParsedDependencies:
+    from packaging.requirements import InvalidRequirement
+
     requirements: list[RuntimeRequirement] = []
     problems: list[tuple[int, str]] = []
     for item in items if isinstance(items, list) else []:
@@ -228,6 +236,8 @@ def parse_conda_environment(text: str) -> ParsedDependencies:
 
 def _locked(packages: Any, text: str) -> ParsedDependencies:
     """Entries of a TOML lock: `name` and `version` of each package table."""
+    from packaging.utils import canonicalize_name
+
     lines = _lines_of(text)
     requirements: list[RuntimeRequirement] = []
     problems: list[tuple[int, str]] = []
@@ -271,6 +281,8 @@ _PARSERS = {
 
 
 def parsed_version(text: str) -> Version | None:
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(text)
     except InvalidVersion:
