@@ -13,6 +13,7 @@ runs with PYTHONPATH set to one tree's src. Prints median CPU and wall seconds o
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import shutil
 import subprocess
@@ -101,7 +102,9 @@ def main() -> int:
                              text=True, check=True).stdout.strip()
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
-        print(f"{run.machine()}; --repeat {args.repeat}; pace {run.pace():.3f} s; baseline {rev}, this {head}"
+        started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+        print(f"{started} on {run.machine()}; --repeat {args.repeat}; pace {run.pace():.3f} s; baseline {rev}, "
+              f"this {head}"
               f"{' (with uncommitted changes)' if _dirty() else ''}\n")
         print(f"| scenario | {rev} CPU s | {head} CPU s | change | {rev} wall s | {head} wall s |")
         print("|---|---|---|---|---|---|")
