@@ -28,6 +28,9 @@ DIFFERS_FROM_PIN = "differs-from-pin"
 
 @dataclass(frozen=True)
 class FileFacts:
+    """What the verify pass found for one pinned file: status, where it was read, sha256, size, format and the
+    inspectors' issues."""
+
     path: str
     status: FileStatus
     uri: str
@@ -65,6 +68,8 @@ class FileFacts:
 
 @dataclass(frozen=True)
 class ArtifactFacts:
+    """The facts of every pinned file of one artifact, read from its mirror."""
+
     artifact_id: str
     mirror_uri: str
     files: tuple[FileFacts, ...]

@@ -23,6 +23,8 @@ class Location:
 
 @dataclass(frozen=True)
 class Waiver:
+    """A policy exception for one rule on one artifact digest, with its reason, expiry and approver."""
+
     rule_id: str
     digest: str
     reason: str
@@ -32,6 +34,8 @@ class Waiver:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem: its rule, message and manifest location, and the waiver that clears it, if any."""
+
     rule: Rule
     message: str
     location: Location

@@ -10,6 +10,8 @@ PathKey = tuple[str | int, ...]  # as yamlsource.PathKey: where a node sits in i
 
 @dataclass(frozen=True)
 class PinnedFile:
+    """One file as the manifest pins it: path, sha256, size and declared format."""
+
     path: str
     sha256: str | None
     size: int | None

@@ -82,6 +82,8 @@ class FailOn(str, enum.Enum):
 
 @dataclass(frozen=True)
 class PolicyWaiver:
+    """A waiver as the policy writes it: when it expires and where it is written."""
+
     waiver: Waiver
     expires: datetime.date
     location: Location
@@ -103,6 +105,8 @@ class AdvisoryPolicy:
 
 @dataclass(frozen=True)
 class Policy:
+    """The policy a run judges with: the built-in default merged with the team's policy file."""
+
     source: str  # file path, or DEFAULT_POLICY_NAME
     sha256: str  # of the policy text as given (the default's text for the built-in one)
     fail_on: FailOn

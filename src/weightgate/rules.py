@@ -54,6 +54,8 @@ _SCORES = {Severity.CRITICAL: 9.8, Severity.HIGH: 8.1, Severity.MEDIUM: 5.5, Sev
 
 @dataclass(frozen=True)
 class Rule:
+    """One catalog entry: a stable id, name, default severity, and the help and fix every finding of it carries."""
+
     id: str
     name: str
     title: str

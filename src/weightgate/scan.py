@@ -56,6 +56,8 @@ _STATUS_RULES = {FileStatus.ESCAPED: rules.PATH_ESCAPE}  # every other unread st
 
 @dataclass(frozen=True)
 class ScanOptions:
+    """What `scan` reads and how it reports."""
+
     paths: tuple[Path, ...]
     policy: Path | None = None
     fail_on: FailOn | None = None  # None: the policy's

@@ -42,6 +42,8 @@ def _no_governance() -> GovernanceFacts:
 
 @dataclass(frozen=True)
 class CheckContext:
+    """What every check reads: the manifest, the policy, the mirrors and what was verified and gathered."""
+
     manifest: Manifest
     policy: Policy
     locations: Mapping[str, MirrorLocation | None]  # artifact id -> resolved mirror

@@ -66,6 +66,8 @@ class SignerRule:
 
 @dataclass(frozen=True)
 class SignaturePolicy:
+    """Which tiers need a publisher signature, who may sign for which sources, and the Sigstore trust root."""
+
     required_tiers: frozenset[int] = frozenset()
     signers: tuple[SignerRule, ...] = ()
     trust_root: Path | None = None  # sigstore trust configuration (ClientTrustConfig JSON) for keyless signers
@@ -157,12 +159,16 @@ def build_incidents(entries: Iterable[Mapping[str, Any]], source: str, line_of: 
 
 @dataclass(frozen=True)
 class CardRequirement:
+    """What a model card must hold: metadata fields and section headings."""
+
     fields: tuple[str, ...] = ()  # metadata keys that must be present and non-empty (license, base_model, ...)
     sections: tuple[str, ...] = ()  # phrases a heading must contain, case-insensitive ("intended use")
 
 
 @dataclass(frozen=True)
 class ModelCardPolicy:
+    """The model card each artifact class must have."""
+
     required: Mapping[str, CardRequirement] = field(default_factory=dict)  # artifact class -> what its card needs
 
 

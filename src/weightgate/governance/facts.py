@@ -82,6 +82,9 @@ class ApprovalView:
 
 @dataclass(frozen=True)
 class GovernanceFacts:
+    """Everything gathered beside the verify pass: eval evidence, registry entries, model signatures, cards, signed
+    records and listings."""
+
     evidence: Mapping[str, EvidenceFacts] = field(default_factory=dict)  # artifact id -> its eval evidence
     registry: RegistryLookups = field(default_factory=RegistryLookups)
     signatures: Mapping[str, SignatureFacts] = field(default_factory=dict)  # artifact id -> its model signature

@@ -79,6 +79,8 @@ class RoleRequirement:
 
 @dataclass(frozen=True)
 class LicenseDeclaration:
+    """The policy's reading of one license id: the restrictions it carries."""
+
     key: str
     restrictions: frozenset[Restriction]
     description: str = ""
@@ -86,6 +88,8 @@ class LicenseDeclaration:
 
 @dataclass(frozen=True)
 class LicensePolicy:
+    """Which licenses are allowed, denied or need review, and the restrictions declared for them."""
+
     allowed: tuple[str, ...] = ()  # glob patterns over license ids
     denied: tuple[str, ...] = ()
     review_required: tuple[str, ...] = ()
@@ -142,6 +146,8 @@ class EvalSuite:
 
 @dataclass(frozen=True)
 class GovernancePolicy:
+    """The policy's governance rules: source tiers, reviewers per role, licenses, lineage, evals and registry."""
+
     default_tier: int = DEFAULT_TIER
     tiers: tuple[TierRule, ...] = ()
     approval_max_age_days: int | None = None  # None: the policy's revalidation_days

@@ -31,6 +31,9 @@ class EndpointOptions:
 
 @dataclass(frozen=True)
 class MirrorSettings:
+    """How mirrors may be reached: plain HTTP or not, trust anchors, approved roots, public hubs, endpoints,
+    timeouts and retries, and where credentials come from."""
+
     allow_http: bool = False
     ca_bundle: Path | None = None  # extra trust anchors (an internal CA); verification is never turned off
     approved_roots: tuple[str, ...] = ()
