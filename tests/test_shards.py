@@ -117,17 +117,23 @@ def test_shards_checked_out_elsewhere_merge_as_one_run_here(checkout, capsys, mo
         assert str(checkout / "shards") not in (merged / name).read_text()
 
 
+def _shard_files(options: CheckOptions, count: int, folder: Path) -> list[Path]:
+    """Every shard of `options` run through the library and written as a shard file."""
+    paths = []
+    for index in range(1, count + 1):
+        path = folder / f"{index}.json"
+        path.write_text(shard_document(run_shard(options, ShardSpec(index, count))))
+        paths.append(path)
+    return paths
+
+
 def test_dependency_files_read_by_a_shard_are_judged_by_the_merge(ws: Workspace, tmp_path: Path):
     artifact = ws.artifact("m", files={"model.safetensors": safetensors_bytes(4096),
                                        "requirements.txt": b"torch>=2.0\n"})
     manifest = ws.write_manifest([artifact])
     policy = ws.write_policy()
     options = CheckOptions(manifest=manifest, policy=policy, today=TODAY, source_root=ws.root)
-    paths = []
-    for index in (1, 2):
-        path = tmp_path / f"{index}.json"
-        path.write_text(shard_document(run_shard(options, ShardSpec(index, 2))))
-        paths.append(path)
+    paths = _shard_files(options, 2, tmp_path)
     one = run_check(options)
     merged = run_check(CheckOptions(manifest=manifest, policy=policy, today=TODAY, source_root=ws.root,
                                     shards=tuple(paths)))
@@ -141,11 +147,7 @@ def test_an_empty_pinned_model_card_reaches_the_merge_as_read(ws: Workspace, tmp
                            model_card={"path": "README.md"})
     manifest, policy = ws.write_manifest([artifact]), ws.write_policy()
     options = CheckOptions(manifest=manifest, policy=policy, today=TODAY, source_root=ws.root)
-    paths = []
-    for index in (1, 2):
-        path = tmp_path / f"{index}.json"
-        path.write_text(shard_document(run_shard(options, ShardSpec(index, 2))))
-        paths.append(path)
+    paths = _shard_files(options, 2, tmp_path)
     one = run_check(options)
     merged = run_check(dataclasses.replace(options, shards=tuple(paths)))
     assert one.governance.model_cards["m"].read  # an empty card is read (and judged), not "not verified"
