@@ -78,13 +78,16 @@ def compiled_schema_code(name: SchemaName) -> str:
               f'{fastjsonschema.VERSION}); do not edit."""\n# ruff: noqa\n# mypy: ignore-errors\n')
     own = ("class JsonSchemaValueException(ValueError):\n    pass\n\n\n"
            "JsonSchemaValuesException = JsonSchemaValueException\n")
-    return header + code.replace(imports, own)
+    # The schema's own function is the first one generated; the others validate its $defs.
+    root = re.search(r"^def (validate_\w+)\(", code, re.MULTILINE)
+    if root is None:
+        raise ValueError("fastjsonschema generated no validate function")
+    return header + code.replace(imports, own) + f"\n\nvalidate = {root.group(1)}\n"
 
 
 @functools.cache
 def _compiled(name: SchemaName) -> Callable[..., Any]:
-    module = importlib.import_module(f"weightgate.compiled_schemas.{name}")
-    entry: Callable[..., Any] = next(getattr(module, f) for f in dir(module) if f.startswith("validate"))
+    entry: Callable[..., Any] = importlib.import_module(f"weightgate.compiled_schemas.{name}").validate
     return entry
 
 

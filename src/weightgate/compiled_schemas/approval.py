@@ -158,3 +158,5 @@ def validate_https___weightgate_dev_attestation_review_v1(data, custom_formats={
         if data_keys:
             raise JsonSchemaValueException("refused")
     return data
+
+validate = validate_https___weightgate_dev_attestation_review_v1

@@ -706,3 +706,5 @@ def validate_https___weightgate_dev_schemas_manifest_schema_json(data, custom_fo
         if data_keys:
             raise JsonSchemaValueException("refused")
     return data
+
+validate = validate_https___weightgate_dev_schemas_manifest_schema_json

@@ -1466,3 +1466,5 @@ def validate_https___weightgate_dev_schemas_policy_schema_json___defs_signer(dat
         if data_keys:
             raise JsonSchemaValueException("refused")
     return data
+
+validate = validate_https___weightgate_dev_schemas_policy_schema_json
