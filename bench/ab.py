@@ -73,16 +73,11 @@ def scenarios(work: Path) -> dict[str, Callable[[], tuple[list[str], Path | None
 
 
 def paired(args: list[str], cwd: Path | None, trees: tuple[Path, Path], repeat: int) -> tuple[run.Run, run.Run]:
-    """Medians for the baseline tree and this one, run alternately after one warm-up of each."""
-    envs = [dict(os.environ, PYTHONPATH=str(tree / "src")) for tree in trees]
+    """Medians for the baseline tree and this one (the bench's paired runs, one tree per PYTHONPATH)."""
+    old_env, new_env = (dict(os.environ, PYTHONPATH=str(tree / "src")) for tree in trees)
     cmd = [*run.WEIGHTGATE, *args]
-    for env in envs:
-        run.run_timed(cmd, cwd, env)
-    runs: tuple[list[run.Run], list[run.Run]] = ([], [])
-    for _ in range(repeat):
-        for env, found in zip(envs, runs, strict=True):
-            found.append(run.run_timed(cmd, cwd, env))
-    return run._median(runs[0]), run._median(runs[1])
+    new, old = run.paired_runs(cmd, cmd, repeat, cwd, env=new_env, reference_env=old_env)
+    return old, new
 
 
 def main() -> int:

@@ -100,15 +100,16 @@ def median_run(cmd: list[str], repeat: int, cwd: Path | None = None, warm_up: bo
     return _median([run_timed(cmd, cwd) for _ in range(repeat)])
 
 
-def paired_runs(cmd: list[str], reference: list[str], repeat: int) -> tuple[Run, Run]:
+def paired_runs(cmd: list[str], reference: list[str], repeat: int, cwd: Path | None = None,
+                env: dict[str, str] | None = None, reference_env: dict[str, str] | None = None) -> tuple[Run, Run]:
     """Medians of the command and of the reference, alternating after one untimed warm-up of each, so both
     read the same bytes from the same page-cache state; the command's largest peak RSS."""
-    run_timed(reference)
-    run_timed(cmd)
+    run_timed(reference, cwd, reference_env)
+    run_timed(cmd, cwd, env)
     ours, refs = [], []
     for _ in range(repeat):
-        refs.append(run_timed(reference))
-        ours.append(run_timed(cmd))
+        refs.append(run_timed(reference, cwd, reference_env))
+        ours.append(run_timed(cmd, cwd, env))
     return _median(ours), _median(refs)
 
 

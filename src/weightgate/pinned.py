@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PathKey = tuple[str | int, ...]  # as yamlsource.PathKey: where a node sits in its document
+from weightgate.yamlsource import PathKey
 
 
 @dataclass(frozen=True)
