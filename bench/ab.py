@@ -97,10 +97,11 @@ def main() -> int:
                              text=True, check=True).stdout.strip()
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, check=True).stdout.strip()
+        if _dirty():  # the columns must not both read HEAD's name when this tree is not HEAD
+            head += "+"
         started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
         print(f"{started} on {run.machine()}; --repeat {args.repeat}; pace {run.pace():.3f} s; baseline {rev}, "
-              f"this {head}"
-              f"{' (with uncommitted changes)' if _dirty() else ''}\n")
+              f"this {head}{' (HEAD with uncommitted changes)' if head.endswith('+') else ''}\n")
         print(f"| scenario | {rev} CPU s | {head} CPU s | change | {rev} wall s | {head} wall s |")
         print("|---|---|---|---|---|---|")
         for name, make in scenarios(work).items():
