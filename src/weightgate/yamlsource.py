@@ -110,8 +110,11 @@ def _line(event: yaml.Event) -> int:
 
 
 def _events(loader: Any) -> Iterator[yaml.Event]:
-    while loader.check_event():
-        yield loader.get_event()
+    # get_event() is None after the stream's end, in libyaml's parser and in PyYAML's own: one call per event
+    # instead of check_event() + get_event() (a large manifest has hundreds of thousands of events).
+    get_event = loader.get_event
+    while (event := get_event()) is not None:
+        yield event
 
 
 _EMPTY = object()
