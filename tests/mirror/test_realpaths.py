@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from weightgate.mirror import _RealPaths
+from weightgate.mirror import _location, _RealPaths
 
 PARTS = ["a", "b", "up", "abs", "loop", "leaf", "missing", ".", ".."]
 
@@ -34,3 +34,17 @@ def test_the_remembered_resolution_is_realpaths(tmp_path_factory, parts):
     assert real(path) == os.path.realpath(path)
     again = os.path.join(str(root), *parts[:-1], "a")  # a sibling, through the remembered folders
     assert real(again) == os.path.realpath(again)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([*PARTS, "", "/", "//", "a/", "./b"]), min_size=1, max_size=5))
+def test_a_relative_mirror_resolves_as_the_joined_path_does(tmp_path_factory, parts):
+    """The location of `<base>/<mirror>` is the real path of pathlib's join, whatever slashes and dots it holds."""
+    root = tmp_path_factory.getbasetemp() / "realpaths"
+    _tree(root)
+    text = "/".join(parts)
+    location = _location(text, root / "a", _RealPaths())
+    expected = Path(os.path.realpath(str(root / "a" / text)))
+    assert location.local_path == expected
+    assert location.uri == expected.as_uri()
+    assert location.host == ""

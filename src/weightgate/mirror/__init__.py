@@ -47,6 +47,8 @@ class MirrorLocation:
 
     @property
     def host(self) -> str:
+        if self.local_path is not None:
+            return ""  # file:///... names no host (and splitting the URI of every local artifact costs)
         return (urlsplit(self.uri).hostname or "").lower()
 
     @property
@@ -64,7 +66,7 @@ def _location(text: str, base: Path, real: Callable[[str], str] = os.path.realpa
         return MirrorLocation(path.resolve().as_uri(), path.resolve())
     if _is_uri(text):
         return MirrorLocation(text, None)
-    path = Path(real(str(base / text)))
+    path = Path(real(os.path.join(base, text)))  # realpath normalises as Path's `/` would, without a Path built
     return MirrorLocation(path.as_uri(), path)
 
 
@@ -169,6 +171,8 @@ class MirrorRules(Protocol):
 
 
 def is_public_host(host: str, public_hubs: frozenset[str]) -> bool:
+    if not host:
+        return False  # a local path: no hub is named ""
     return any(host == hub or host.endswith("." + hub) for hub in public_hubs)
 
 
