@@ -85,3 +85,20 @@ def test_dependency_files_are_known_by_name(path, kind):
 def test_a_service_lock_of_another_name_is_read_as_pip_requirements():
     assert lock_file_kind("deploy/locked.txt") is K.REQUIREMENTS
     assert lock_file_kind("uv.lock") is K.UV_LOCK
+
+
+def test_a_check_without_dependency_files_or_snapshot_imports_no_parser_or_index():
+    """Start-up (issue 18): TOML, setup.cfg and the advisory index are imported only by the runs that read them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\nfrom weightgate.cli import main\n"
+            "try:\n"
+            "    main(['check', 'examples/deployment.yaml', '--policy', 'examples/policy.yaml', '--offline', '-q'])\n"
+            "except SystemExit:\n    pass\n"
+            "loaded = {'tomllib', 'configparser', 'sqlite3', 'zipfile'} & set(sys.modules)\n"
+            "assert not loaded, loaded")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr

@@ -15,9 +15,6 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 from weightgate.facts import artifact_digest
 from weightgate.strictjson import JsonRefused, strict_json
 
-if TYPE_CHECKING:  # packaging is imported by the functions that match versions (start-up of every check)
+if TYPE_CHECKING:  # packaging is imported by the functions that match versions (start-up of every check), and
+    # sqlite3, zipfile and tempfile by those that index a snapshot: most checks configure none (issue 18)
+    import sqlite3
+
     from packaging.version import Version
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024  # the OSV PyPI export is ~40 MiB zipped; far larger is not a snapshot
@@ -146,6 +146,8 @@ def iter_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 raise SnapshotError(f"{member} is larger than {MAX_RECORD_BYTES} bytes")
             yield member, _record(member, full.read_bytes())
         return
+    import zipfile
+
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -197,6 +199,8 @@ def open_index(snapshot: Path, sha256: str, *, beside: bool = True) -> tuple[Adv
     The index is derived data that nothing pins: `beside=False` neither reads nor writes one beside the snapshot
     (only the user's cache), for runs where the snapshot's folder is the change under review (--policy-ref), which
     could otherwise bring a forged index that hides advisories."""
+    import sqlite3
+
     cached = cache_dir() / f"{sha256}.wgindex.sqlite"
     candidates = [index_path_for(snapshot, sha256), cached] if beside else [cached]
     for candidate in candidates:
@@ -217,6 +221,8 @@ def open_index(snapshot: Path, sha256: str, *, beside: bool = True) -> tuple[Adv
 
 
 def _open_existing(path: Path, sha256: str) -> AdvisoryIndex | None:
+    import sqlite3
+
     if not path.is_file():
         return None
     try:
@@ -231,6 +237,9 @@ def _open_existing(path: Path, sha256: str) -> AdvisoryIndex | None:
 
 
 def _build_index_file(snapshot: Path, sha256: str, target: Path) -> None:
+    import sqlite3
+    import tempfile
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=target.name, suffix=".partial", dir=target.parent)
     os.close(fd)

@@ -12,7 +12,6 @@ import contextlib
 import datetime
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -208,6 +207,8 @@ def fetch_snapshot(uri: str, target: Path, opener: MirrorOpener) -> str:
         raise SnapshotError(f"{redact_url(uri)} cannot be opened: {e}") from e
     except OSError as e:
         raise SnapshotError(f"{redact_url(uri)} cannot be opened: {e.strerror or e}") from e
+    import tempfile  # only a network snapshot is copied: not at the start-up of every check
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=target.name, suffix=".partial", dir=target.parent)
     hasher = hashlib.sha256()

@@ -8,7 +8,6 @@ gate must read `torch==2.5.1` exactly as pip will. Everything here is pure: byte
 
 from __future__ import annotations
 
-import configparser
 import enum
 import re
 import sys
@@ -18,14 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-if TYPE_CHECKING:  # packaging is imported by the functions that parse (a tenth of a check's start-up otherwise)
+if TYPE_CHECKING:  # packaging is imported by the functions that parse (a tenth of a check's start-up otherwise),
+    # as are tomllib and configparser by the parsers that read TOML and setup.cfg
     from packaging.requirements import Requirement
     from packaging.version import Version
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 MAX_DEPENDENCY_FILE_BYTES = 4 * 1024 * 1024  # a lock of a large service is ~1 MiB; larger is not read
 MAX_REQUIREMENTS = 20_000  # per file; the rest is reported as not read
@@ -126,9 +121,11 @@ def parse_dependency_file(kind: DependencyFileKind, data: bytes) -> ParsedDepend
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return ParsedDependencies((), ((1, "not UTF-8 text"),))
+    import configparser
+
     try:
         return _PARSERS[kind](text)
-    except (tomllib.TOMLDecodeError, configparser.Error, yaml.YAMLError) as e:
+    except (_toml().TOMLDecodeError, configparser.Error, yaml.YAMLError) as e:
         return ParsedDependencies((), ((1, f"not a valid {kind.value} file: {_short(str(e))}"),))
 
 
@@ -206,13 +203,24 @@ def _lines_of(text: str) -> dict[str, int]:
     return found
 
 
+def _toml() -> Any:
+    """The TOML reader (imported when a TOML file is read: most checks read none, issue 18)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
 def parse_pyproject(text: str) -> ParsedDependencies:
     """`[project].dependencies`: what installing the project pulls in (extras are installed only on request)."""
-    project = tomllib.loads(text).get("project")
+    project = _toml().loads(text).get("project")
     return _requirement_list(project.get("dependencies", []) if isinstance(project, dict) else [], _lines_of(text))
 
 
 def parse_setup_cfg(text: str) -> ParsedDependencies:
+    import configparser
+
     config = configparser.ConfigParser(interpolation=None)
     config.read_string(text)
     value = config.get("options", "install_requires", fallback="")
@@ -258,15 +266,15 @@ def _locked(packages: Any, text: str) -> ParsedDependencies:
 
 
 def parse_uv_lock(text: str) -> ParsedDependencies:
-    return _locked(tomllib.loads(text).get("package", []), text)
+    return _locked(_toml().loads(text).get("package", []), text)
 
 
 def parse_poetry_lock(text: str) -> ParsedDependencies:
-    return _locked(tomllib.loads(text).get("package", []), text)
+    return _locked(_toml().loads(text).get("package", []), text)
 
 
 def parse_pylock(text: str) -> ParsedDependencies:
-    return _locked(tomllib.loads(text).get("packages", []), text)
+    return _locked(_toml().loads(text).get("packages", []), text)
 
 
 _PARSERS = {
