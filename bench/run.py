@@ -509,7 +509,8 @@ def weightgate_package() -> str:
 def _ratio(result: Result) -> str:
     if result.ratio is None:
         return ""
-    return f"+{result.ratio:.2f} s" if result.target.startswith("<= +") else f"{result.ratio:.2f}x"
+    # Three decimals: a ratio of 1.052 against a target of 1.05 must not read "1.05x ... FAIL".
+    return f"+{result.ratio:.2f} s" if result.target.startswith("<= +") else f"{result.ratio:.3f}x"
 
 
 def table(results: list[Result]) -> str:
