@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Paired comparison of this checkout with another revision, on the same machine in the same minutes.
 
-    python bench/ab.py REV [--repeat N] [--only SCENARIO ...]
+    python bench/ab.py REV [--repeat N] [--only SCENARIO ...] [--save RECORD]
+    python bench/ab.py --render RECORD
 
 A shared machine's pace drifts between hours by more than most changes move a row, so a change is judged by
 running both revisions alternately (A B A B ..., after a warm-up of each) on the same generated inputs: the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -82,10 +85,18 @@ def paired(args: list[str], cwd: Path | None, trees: tuple[Path, Path], repeat: 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("rev", help="the revision to compare with (a commit, tag or branch)")
+    ap.add_argument("rev", nargs="?", help="the revision to compare with (a commit, tag or branch)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", action="append", help="run only scenarios whose name contains this text")
+    ap.add_argument("--save", type=Path, help="also write the comparison's record as JSON to this file")
+    ap.add_argument("--render", type=Path, metavar="RECORD",
+                    help="print the report of a saved record (--save) as the run printed it; runs nothing")
     args = ap.parse_args()
+    if args.render:
+        print(report(json.loads(args.render.read_text())))
+        return 0
+    if not args.rev:
+        ap.error("give the revision to compare with")
     work = Path(tempfile.mkdtemp(prefix="wg-ab-"))
     baseline = work / "baseline"
     subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(baseline), args.rev], check=True)
@@ -95,33 +106,44 @@ def main() -> int:
                            stdout=subprocess.DEVNULL)
         rev = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, check=True).stdout.strip()
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        if _dirty():  # the columns must not both read HEAD's name when this tree is not HEAD
-            head += "+"
+        head = run.revision()  # HEAD+ when this tree has uncommitted changes: the columns must not read the same
         started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-        print(f"{started} on {run.machine()}; --repeat {args.repeat}; pace {run.pace():.3f} s; baseline {rev}, "
-              f"this {head}{' (HEAD with uncommitted changes)' if head.endswith('+') else ''}\n")
-        print(f"| scenario | {rev} CPU s | {head} CPU s | change | {rev} wall s | {head} wall s |")
-        print("|---|---|---|---|---|---|")
+        record: dict[str, Any] = {"date": started, "machine": run.machine(), "repeat": args.repeat,
+                                  "pace_seconds": round(run.pace(), 3), "baseline": rev, "this": head, "rows": []}
+        print(report(record), flush=True)
         for name, make in scenarios(work).items():
             if args.only and not any(part in name for part in args.only):
                 continue
             cmd, cwd = make()
             old, new = paired(cmd, cwd, (baseline, REPO), args.repeat)
-            change = new.cpu_seconds / old.cpu_seconds - 1
-            print(f"| {name} | {old.cpu_seconds:.3f} | {new.cpu_seconds:.3f} | {change:+.0%} | {old.seconds:.3f} | "
-                  f"{new.seconds:.3f} |", flush=True)
+            row = {"scenario": name, "baseline_cpu_seconds": old.cpu_seconds, "this_cpu_seconds": new.cpu_seconds,
+                   "baseline_seconds": old.seconds, "this_seconds": new.seconds}
+            record["rows"].append(row)
+            print(_row(row), flush=True)
     finally:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline)], check=False)
         shutil.rmtree(work, ignore_errors=True)
+    if args.save:
+        args.save.write_text(json.dumps(record, indent=2) + "\n")
     return 0
 
 
-def _dirty() -> bool:
-    return bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip())
+def report(record: dict[str, Any]) -> str:
+    """What a comparison prints: date, machine, repeats, pace and the two revisions, then a row per scenario.
+    The README's paired table is this text rendered from a saved record (tests/test_bench_record.py)."""
+    rev, head = record["baseline"], record["this"]
+    lines = [f"{record['date']} on {record['machine']}; --repeat {record['repeat']}; pace "
+             f"{record['pace_seconds']:.3f} s; baseline {rev}, this {head}"
+             f"{' (HEAD with uncommitted changes)' if head.endswith('+') else ''}", "",
+             f"| scenario | {rev} CPU s | {head} CPU s | change | {rev} wall s | {head} wall s |",
+             "|---|---|---|---|---|---|"]
+    return "\n".join(lines + [_row(row) for row in record["rows"]])
 
+
+def _row(row: dict[str, Any]) -> str:
+    change = row["this_cpu_seconds"] / row["baseline_cpu_seconds"] - 1
+    return (f"| {row['scenario']} | {row['baseline_cpu_seconds']:.3f} | {row['this_cpu_seconds']:.3f} | "
+            f"{change:+.0%} | {row['baseline_seconds']:.3f} | {row['this_seconds']:.3f} |")
 
 if __name__ == "__main__":
     sys.exit(main())

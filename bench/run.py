@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """weightgate benchmarks, each measured as a ratio against a reference run in the same process tree.
 
-    python bench/run.py [--json] [--repeat N] [--workdir DIR] [--quick]
+    python bench/run.py [--json] [--repeat N] [--workdir DIR] [--quick] [--only GROUP] [--save RECORD]
+    python bench/run.py --render RECORD
 
 It generates its own inputs (random-content safetensors, GGUF and ONNX-sized files: one of 1 GiB, several
 totalling >= 4 GiB; a manifest with 10,000 artifacts; 20,000 signed deployment records; an OSV snapshot the size
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -33,12 +35,19 @@ import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 GIB = 1024**3
 MIB = 1024**2
-BLOCK = os.urandom(64 * MIB)  # hashing cost does not depend on content; repeating a random block is fair
 WEIGHTGATE = [sys.executable, "-m", "weightgate"]
 REPO = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def block() -> bytes:
+    """64 MiB of random bytes, made when inputs are first written (the tests import this module to render
+    saved records). Hashing cost does not depend on content; repeating a random block is fair."""
+    return os.urandom(64 * MIB)
 
 
 @dataclass
@@ -130,8 +139,8 @@ def write_random(path: Path, size: int, prefix: bytes = b"") -> None:
         f.write(prefix)
         left = size - len(prefix)
         while left > 0:
-            n = min(left, len(BLOCK))
-            f.write(BLOCK[:n])
+            n = min(left, len(block()))
+            f.write(block()[:n])
             left -= n
 
 
@@ -177,8 +186,8 @@ def onnx_file(path: Path, size: int) -> None:
         f.write(model_head + graph_head + tensor_head)
         left = raw_len
         while left > 0:
-            n = min(left, len(BLOCK))
-            f.write(BLOCK[:n])
+            n = min(left, len(block()))
+            f.write(block()[:n])
             left -= n
 
 
@@ -194,8 +203,8 @@ def torch_zip_file(path: Path, size: int, storage_bytes: int = 16 * MIB) -> None
             with archive.open(f"archive/data/{i}", "w") as member:
                 left = storage_bytes
                 while left > 0:
-                    n = min(left, len(BLOCK))
-                    member.write(BLOCK[:n])
+                    n = min(left, len(block()))
+                    member.write(block()[:n])
                     left -= n
         archive.writestr("archive/version", b"3\n")
         archive.writestr("archive/.data/serialization_id", b"0123456789")
@@ -210,7 +219,7 @@ def small_files(folder: Path, count: int) -> None:
         if kind == 0:
             header = json.dumps({"w": {"dtype": "F32", "shape": [1024], "data_offsets": [0, 4096]}}).encode()
             header += b" " * (-len(header) % 8)
-            (sub / f"m{i}.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + BLOCK[:4096])
+            (sub / f"m{i}.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + block()[:4096])
         elif kind == 1:
             (sub / f"c{i}.json").write_text(json.dumps({"architectures": ["X"], "hidden_size": i}))
         elif kind == 2:
@@ -500,6 +509,16 @@ def busy(loads: tuple[float, float, float]) -> bool:
     return loads[0] > 0.5 * (os.cpu_count() or 1)
 
 
+def revision() -> str:
+    """The commit measured, with + when the working tree differs from it (or "unknown" outside git)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def weightgate_package() -> str:
     out = subprocess.run([sys.executable, "-c", "import weightgate, os; print(os.path.dirname(weightgate.__file__))"],
                          capture_output=True, text=True, check=True)
@@ -538,7 +557,13 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="1/16 of the sizes, for a smoke run")
     ap.add_argument("--only", action="append", choices=sorted(GROUPS),
                     help="run only these groups of rows (repeatable; default: all)")
+    ap.add_argument("--save", type=Path, help="also write the run's record (header and rows) as JSON to this file")
+    ap.add_argument("--render", type=Path, metavar="RECORD",
+                    help="print the report of a saved record (--save) as the run printed it; runs nothing")
     args = ap.parse_args()
+    if args.render:
+        print(report(json.loads(args.render.read_text())))
+        return 0
     if shutil.which("openssl") is None:
         raise SystemExit("openssl is needed as the reference")
     # Bytecode as a wheel install leaves it (pip compiles on install): an editable install under
@@ -555,25 +580,34 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     after = load()
     pace_after = pace()
-    header = {"date": started.isoformat(), "machine": machine(), "repeat": args.repeat,
+    record = {"date": started.isoformat(), "revision": revision(), "machine": machine(), "repeat": args.repeat,
+              "quick": args.quick,
               "pace_seconds": [round(pace_before, 3), round(pace_after, 3)],
               "groups": sorted(args.only or GROUPS),
               "load_before": [round(x, 2) for x in before], "load_after": [round(x, 2) for x in after],
-              "busy": busy(before) or busy(after)}
-    if args.json:
-        print(json.dumps({**header, "results": [asdict(r) for r in results]}, indent=2))
-    else:
-        print(f"{header['date']} on {header['machine']}; --repeat {args.repeat}"
-              f"{'' if not args.only else '; only ' + ', '.join(header['groups'])}; load average (1, 5, 15 min) "
-              f"{', '.join(f'{x:.2f}' for x in before)} before, {', '.join(f'{x:.2f}' for x in after)} after; "
-              f"pace (CPU s of a fixed Python loop; rows in seconds scale with it) {pace_before:.3f} before, "
-              f"{pace_after:.3f} after\n")
-        print(table(results))
-    if header["busy"]:
+              "busy": busy(before) or busy(after), "results": [asdict(r) for r in results]}
+    if args.save:
+        args.save.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2) if args.json else report(record))
+    if record["busy"]:
         print(f"warning: the machine was busy (load average above half of its {os.cpu_count()} cores); other "
               "processes shared the CPU, so these numbers are not a quiet machine's", file=sys.stderr)
     return 0 if all(r.passed for r in results) else 1
 
+
+def report(record: dict[str, Any]) -> str:
+    """What a run prints: its date, machine, repeats, load and pace, then the table. The README's performance
+    table is this text rendered from the record the run saved (tests/test_bench_record.py holds them equal)."""
+    groups = record["groups"]
+    only = "" if sorted(groups) == sorted(GROUPS) else "; only " + ", ".join(groups)
+    only += "; --quick (1/16 of the sizes)" if record.get("quick") else ""
+    loads = [", ".join(f"{x:.2f}" for x in record[key]) for key in ("load_before", "load_after")]
+    before, after = record["pace_seconds"]
+    return (f"{record['date']}, weightgate {record['revision']}, on {record['machine']}; --repeat {record['repeat']}"
+            f"{only}; load average (1, 5, 15 min) "
+            f"{loads[0]} before, {loads[1]} after; pace (CPU s of a fixed Python loop; rows in seconds scale with "
+            f"it) {before:.3f} before, {after:.3f} after\n\n"
+            + table([Result(**row) for row in record["results"]]))
 
 if __name__ == "__main__":
     sys.exit(main())
