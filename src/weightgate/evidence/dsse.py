@@ -277,31 +277,41 @@ def _base64(text: str, what: str) -> bytes:
 def _signature_verifies(public_key: Any, signature: bytes, data: bytes) -> bool:
     """Verify with the scheme securesystemslib signs with for the key's type: Ed25519, ECDSA with the curve's
     hash, RSA-PSS (or PKCS#1 v1.5) with SHA-256."""
+    crypto = _crypto()
+    try:
+        if isinstance(public_key, crypto.ed25519.Ed25519PublicKey):
+            public_key.verify(signature, data)
+        elif isinstance(public_key, crypto.ec.EllipticCurvePublicKey):
+            scheme = crypto.ecdsa.get(public_key.curve.key_size)
+            if scheme is None:
+                return False
+            public_key.verify(signature, data, scheme)
+        elif isinstance(public_key, crypto.rsa.RSAPublicKey):
+            try:
+                public_key.verify(signature, data, crypto.pss, crypto.hashes.SHA256())
+            except crypto.InvalidSignature:
+                public_key.verify(signature, data, crypto.padding.PKCS1v15(), crypto.hashes.SHA256())
+        else:
+            return False
+    except (crypto.InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+@functools.cache
+def _crypto() -> Any:
+    """cryptography's key types and the signature schemes, imported and built once: a trail checks thousands of
+    records, and importing and building them for each was a tenth of its work besides the signature checks."""
+    from types import SimpleNamespace
+
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-    try:
-        if isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, data)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            digests: dict[int, hashes.HashAlgorithm] = {256: hashes.SHA256(), 384: hashes.SHA384(),
-                                                        521: hashes.SHA512()}
-            digest = digests.get(public_key.curve.key_size)
-            if digest is None:
-                return False
-            public_key.verify(signature, data, ec.ECDSA(digest))
-        elif isinstance(public_key, rsa.RSAPublicKey):
-            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO)
-            try:
-                public_key.verify(signature, data, pss, hashes.SHA256())
-            except InvalidSignature:
-                public_key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            return False
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+    return SimpleNamespace(
+        InvalidSignature=InvalidSignature, hashes=hashes, ec=ec, ed25519=ed25519, padding=padding, rsa=rsa,
+        ecdsa={256: ec.ECDSA(hashes.SHA256()), 384: ec.ECDSA(hashes.SHA384()), 521: ec.ECDSA(hashes.SHA512())},
+        pss=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO))
 
 
 def _verify_with_keys(document: Any, signers: Sequence[TrustedSigner]) -> tuple[str, bytes, TrustedSigner]:
