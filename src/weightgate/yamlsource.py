@@ -230,10 +230,7 @@ class _Builder:
         self._place(done.value)
 
     def _scalar_event(self, event: yaml.ScalarEvent) -> None:
-        # The hottest path of a large manifest: _count, _line and the quoted-string case of _scalar are inlined.
-        self.count += 1
-        if self.count > MAX_NODES:
-            self._count(event, 0)
+        self._count(event)
         stack = self.stack
         if not stack:
             self._slot(event)
@@ -250,11 +247,8 @@ class _Builder:
             key: PathKey = (*parent.key, parent.pending_key)
         else:
             key = (*parent.key, len(container))
-        self.lines.setdefault(key, event.start_mark.line + 1 if event.start_mark is not None else 1)
-        if event.tag is None and not event.implicit[0]:
-            value: Hashable = str(event.value)
-        else:
-            value = self._scalar(event)
+        self.lines.setdefault(key, _line(event))
+        value = self._scalar(event)
         if event.anchor is not None:
             self.anchors[event.anchor] = (value, 1)
         if isinstance(container, dict):
@@ -280,7 +274,7 @@ class _Builder:
             raise self._fail(event, f"duplicate key {name!r}", hint="YAML keys must be unique")
         parent.pending_key = name
         key = (*parent.key, name)
-        self.lines[key] = event.start_mark.line + 1 if event.start_mark is not None else 1
+        self.lines[key] = _line(event)
 
     def _alias(self, event: yaml.AliasEvent) -> None:
         if event.anchor not in self.anchors:

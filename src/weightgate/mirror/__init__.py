@@ -171,8 +171,6 @@ class MirrorRules(Protocol):
 
 
 def is_public_host(host: str, public_hubs: frozenset[str]) -> bool:
-    if not host:
-        return False  # a local path: no hub is named ""
     return any(host == hub or host.endswith("." + hub) for hub in public_hubs)
 
 
